@@ -1,0 +1,95 @@
+"""``create_app(settings)``: the API's composition root."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from cloudplane import __version__
+from cloudplane.audit.endpoints import router as audit_router
+from cloudplane.audit.recorder import record_request
+from cloudplane.bootstrap import build_runtime, close_runtime
+from cloudplane.compute.endpoints import router as compute_router
+from cloudplane.compute.flavor_endpoints import router as flavor_router
+from cloudplane.compute.reconciler import reconcile_servers_job
+from cloudplane.identity.endpoints import routers as identity_routers
+from cloudplane.images.endpoints import router as image_router
+from cloudplane.kit.errors import install_error_handlers
+from cloudplane.kit.idempotency import install_replay_handler
+from cloudplane.kit.logging import configure_logging
+from cloudplane.kit.metrics import ApiMetrics
+from cloudplane.kit.middleware import RequestMiddleware
+from cloudplane.meta.endpoints import router as meta_router
+from cloudplane.operations.endpoints import router as operation_router
+from cloudplane.operations.scheduler import JobSpec, Scheduler
+from cloudplane.operations.sweeper import recover_after_restart, sweep_operations
+from cloudplane.seed import prepare_database
+from cloudplane.settings import Settings
+
+OPENAPI_TAGS = [
+    {"name": "meta", "description": "Health, readiness, metrics and version."},
+    {"name": "identity", "description": "Tokens, projects, users, memberships, keys, quotas."},
+    {"name": "compute", "description": "Flavors and servers."},
+    {"name": "images", "description": "Bootable disk images."},
+    {"name": "operations", "description": "Asynchronous work and its events."},
+    {"name": "audit", "description": "The record of every mutating request."},
+]
+
+
+def periodic_jobs(settings: Settings) -> list[JobSpec]:
+    """The jobs every scheduler replica runs (each firing claimed by one replica)."""
+    return [
+        JobSpec("operations.sweep", settings.sweep_interval_s, sweep_operations),
+        JobSpec("servers.reconcile", settings.reconcile_interval_s, reconcile_servers_job),
+    ]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API application. Nothing connects until the lifespan starts."""
+    settings = settings or Settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    metrics = ApiMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await build_runtime(settings)
+        runtime.metrics = metrics
+        await prepare_database(runtime)
+        app.state.runtime = runtime
+        if runtime.queue is not None:
+            await runtime.queue.start()
+            if runtime.queue.in_process:
+                await recover_after_restart(runtime)
+        scheduler = Scheduler(runtime, periodic_jobs(settings))
+        if settings.run_scheduler:
+            await scheduler.start()
+        try:
+            yield
+        finally:
+            await scheduler.stop()
+            await close_runtime(runtime)
+
+    app = FastAPI(
+        title="cloudplane",
+        version=__version__,
+        description="A self-hosted cloud control plane.",
+        lifespan=lifespan,
+        openapi_tags=OPENAPI_TAGS,
+    )
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    install_replay_handler(app)
+    for router in (
+        meta_router,
+        *identity_routers,
+        flavor_router,
+        image_router,
+        compute_router,
+        operation_router,
+        audit_router,
+    ):
+        app.include_router(router)
+    app.add_middleware(RequestMiddleware, metrics=metrics, audit=record_request)
+    return app

@@ -1,0 +1,63 @@
+"""Builds the runtime from settings: database, driver, authenticator, handlers and task queue."""
+
+from __future__ import annotations
+
+from cloudplane.compute.repository import server_usage
+from cloudplane.compute.tasks import register_compute_handlers
+from cloudplane.drivers.factory import build_driver
+from cloudplane.identity.authenticator import Authenticator
+from cloudplane.identity.passwords import PasswordHashing
+from cloudplane.identity.tokens import TokenCodec, load_or_create_secret
+from cloudplane.kit.db import create_engine, session_factory
+from cloudplane.kit.task_queue import TaskQueue, build_broker
+from cloudplane.operations.handlers import HandlerRegistry
+from cloudplane.operations.runner import execute_operation
+from cloudplane.runtime import Runtime
+from cloudplane.settings import Settings
+
+
+async def build_runtime(settings: Settings) -> Runtime:
+    """Everything long-lived, connected and ready; ``close_runtime`` undoes it."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.effective_database_url)
+    sessions = session_factory(engine)
+    secret = (
+        settings.jwt_secret.get_secret_value()
+        if settings.jwt_secret
+        else load_or_create_secret(settings.data_dir / "jwt.secret")
+    )
+    tokens = TokenCodec(
+        secret,
+        access_ttl_s=settings.access_token_ttl_s,
+        refresh_ttl_s=settings.refresh_token_ttl_s,
+    )
+    driver = build_driver(settings)
+    await driver.open()
+    handlers = HandlerRegistry()
+    register_compute_handlers(handlers)
+    runtime = Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        driver=driver,
+        authenticator=Authenticator(tokens, sessions, cache_ttl_s=settings.auth_cache_ttl_s),
+        handlers=handlers,
+        passwords=PasswordHashing(
+            time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
+        ),
+    )
+
+    async def _execute(operation_id: str) -> None:
+        await execute_operation(runtime, operation_id)
+
+    runtime.queue = TaskQueue(build_broker(settings), _execute)
+    runtime.usage_counters.append(server_usage)
+    return runtime
+
+
+async def close_runtime(runtime: Runtime) -> None:
+    if runtime.queue is not None:
+        await runtime.queue.drain()
+        await runtime.queue.stop()
+    await runtime.driver.close()
+    await runtime.engine.dispose()

@@ -1,0 +1,1 @@
+"""The ``cloudplane`` command line; ``cloudplane.cli.main:main`` is its entry point."""

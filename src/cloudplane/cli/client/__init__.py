@@ -1,0 +1,44 @@
+"""The client half of the ``cloudplane`` command: commands that talk to a server's HTTP API.
+
+The root command (``serve``, ``migrate``, ``worker``, ``admin …``) lives elsewhere and calls
+:func:`register_client_commands` to add these.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from cloudplane.cli.client.catalogue import flavor_app, image_app
+from cloudplane.cli.client.identity import (
+    api_key_app,
+    login_command,
+    logout_command,
+    user_app,
+    whoami_command,
+)
+from cloudplane.cli.client.operations import audit_app, operation_app
+from cloudplane.cli.client.projects import member_app, project_app, quota_app
+from cloudplane.cli.client.servers import server_app
+
+__all__ = ["register_client_commands"]
+
+
+def register_client_commands(app: typer.Typer) -> None:
+    """Add ``login``, ``logout``, ``whoami`` and the resource groups to the root ``app``.
+
+    Groups: ``server``, ``flavor``, ``image``, ``project``, ``quota``, ``user``, ``member``,
+    ``api-key``, ``operation``, ``audit``. Call once per root app.
+    """
+    app.command("login")(login_command)
+    app.command("logout")(logout_command)
+    app.command("whoami")(whoami_command)
+    app.add_typer(server_app, name="server")
+    app.add_typer(flavor_app, name="flavor")
+    app.add_typer(image_app, name="image")
+    app.add_typer(project_app, name="project")
+    app.add_typer(quota_app, name="quota")
+    app.add_typer(user_app, name="user")
+    app.add_typer(member_app, name="member")
+    app.add_typer(api_key_app, name="api-key")
+    app.add_typer(operation_app, name="operation")
+    app.add_typer(audit_app, name="audit")

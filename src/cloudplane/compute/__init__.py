@@ -1,0 +1,1 @@
+"""Flavors and servers: the compute catalogue and the server lifecycle."""

@@ -1,0 +1,248 @@
+"""``/api/v1/servers``: list, show, create, rename, power actions, delete, console."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from cloudplane.audit.recorder import note_resource
+from cloudplane.compute import repository, service
+from cloudplane.compute.models import Server
+from cloudplane.compute.schemas import (
+    ConsoleOut,
+    RebootRequest,
+    ServerAccepted,
+    ServerCreate,
+    ServerOut,
+    ServerUpdate,
+)
+from cloudplane.compute.states import ServerAction, ServerStatus
+from cloudplane.compute.views import server_accepted, server_out
+from cloudplane.drivers.base import Capability
+from cloudplane.identity.dependencies import CurrentPrincipal, WriterPrincipal
+from cloudplane.kit.deps import RuntimeDep, SessionDep
+from cloudplane.kit.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    NotSupported,
+    QuotaExceeded,
+    Unauthorized,
+    error_responses,
+)
+from cloudplane.kit.idempotency import IdempotencyDep
+from cloudplane.kit.pagination import ListParamsDep, Page, like_prefix, paginate
+
+router = APIRouter(prefix="/api/v1/servers", tags=["compute"])
+
+_READ_ERRORS = error_responses(Unauthorized, NotFound)
+_ACTION_ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Conflict, NotSupported)
+
+
+def _accepted(response: Response, accepted: ServerAccepted) -> ServerAccepted:
+    response.headers["Location"] = f"/api/v1/operations/{accepted.operation_id}"
+    return accepted
+
+
+@router.get("", responses=error_responses(Unauthorized, BadRequest))
+async def list_servers(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    params: ListParamsDep,
+    name: Annotated[str | None, Query(max_length=255)] = None,
+    name_prefix: Annotated[str | None, Query(max_length=255)] = None,
+    status_: Annotated[ServerStatus | None, Query(alias="status")] = None,
+    flavor_id: str | None = None,
+    image_id: str | None = None,
+    host: str | None = None,
+    project_id: Annotated[str | None, Query(description="Admins only.")] = None,
+    all_projects: Annotated[bool, Query(description="Admins only.")] = False,
+    deleted: Annotated[bool, Query(description="Admins only: include deleted servers.")] = False,
+) -> Page[ServerOut]:
+    """Servers of the caller's project (admins: any project, or all), newest first."""
+    scope: str | None = principal.project_id
+    if principal.is_admin and all_projects:
+        scope = None
+    elif principal.is_admin and project_id is not None:
+        scope = project_id
+    stmt = repository.servers_query(
+        project_id=scope, include_deleted=deleted and principal.is_admin
+    )
+    for column, value in (
+        (Server.name, name),
+        (Server.status, status_.value if status_ else None),
+        (Server.flavor_id, flavor_id),
+        (Server.image_id, image_id),
+        (Server.host, host),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if name_prefix:
+        stmt = stmt.where(Server.name.like(like_prefix(name_prefix), escape="\\"))
+    rows, next_marker = await paginate(
+        session,
+        stmt,
+        id_column=Server.id,
+        sort_columns={
+            "created_at": Server.created_at,
+            "updated_at": Server.updated_at,
+            "name": Server.name,
+        },
+        params=params,
+    )
+    return Page(items=[server_out(row) for row in rows], next_marker=next_marker)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict, QuotaExceeded),
+)
+async def create_server(
+    request: Request,
+    response: Response,
+    body: ServerCreate,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: WriterPrincipal,
+    idempotency: IdempotencyDep,
+) -> ServerAccepted:
+    """Create a server; it is built asynchronously (BUILD → ACTIVE)."""
+    server, operation = await service.create_server(session, runtime, principal, body)
+    note_resource(request, server.id)
+    accepted = server_accepted(server, operation.id)
+    await idempotency.remember(status.HTTP_202_ACCEPTED, accepted)
+    return _accepted(response, accepted)
+
+
+@router.get("/{server_id}", responses=_READ_ERRORS)
+async def show_server(
+    server_id: str,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    deleted: Annotated[bool, Query(description="Admins only: allow a deleted server.")] = False,
+) -> ServerOut:
+    """One server."""
+    server = await service.get_server_any_state(
+        session, principal, server_id, include_deleted=deleted
+    )
+    return server_out(server)
+
+
+@router.patch(
+    "/{server_id}", responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict)
+)
+async def update_server(
+    server_id: str, body: ServerUpdate, session: SessionDep, principal: WriterPrincipal
+) -> ServerOut:
+    """Rename a server or change its description or metadata."""
+    server = await service.update_server(session, principal, server_id, body)
+    return server_out(server)
+
+
+@router.delete("/{server_id}", status_code=status.HTTP_202_ACCEPTED, responses=_ACTION_ERRORS)
+async def delete_server(
+    server_id: str,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: WriterPrincipal,
+) -> ServerAccepted:
+    """Delete a server from any state; it goes DELETING and then disappears."""
+    server, operation = await service.request_delete(session, runtime, principal, server_id)
+    return _accepted(response, server_accepted(server, operation.id))
+
+
+async def _act(
+    action: ServerAction,
+    server_id: str,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: WriterPrincipal,
+) -> ServerAccepted:
+    server, operation = await service.request_action(session, runtime, principal, server_id, action)
+    return _accepted(response, server_accepted(server, operation.id))
+
+
+@router.post("/{server_id}/start", status_code=202, responses=_ACTION_ERRORS)
+async def start_server(
+    server_id: str,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: WriterPrincipal,
+) -> ServerAccepted:
+    """Power on a SHUTOFF server."""
+    return await _act(ServerAction.START, server_id, response, session, runtime, principal)
+
+
+@router.post("/{server_id}/stop", status_code=202, responses=_ACTION_ERRORS)
+async def stop_server(
+    server_id: str,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: WriterPrincipal,
+) -> ServerAccepted:
+    """Shut a server down (graceful, then forced after a timeout)."""
+    return await _act(ServerAction.STOP, server_id, response, session, runtime, principal)
+
+
+@router.post("/{server_id}/reboot", status_code=202, responses=_ACTION_ERRORS)
+async def reboot_server(
+    server_id: str,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: WriterPrincipal,
+    body: RebootRequest | None = None,
+) -> ServerAccepted:
+    """Reboot a server: `soft` (ACTIVE only) or `hard`."""
+    kind = body.type if body is not None else "soft"
+    if kind == "soft" and Capability.SOFT_REBOOT not in runtime.driver.capabilities:
+        raise NotSupported("the driver cannot reboot softly; use a hard reboot")
+    action = ServerAction.REBOOT if kind == "soft" else ServerAction.REBOOT_HARD
+    return await _act(action, server_id, response, session, runtime, principal)
+
+
+@router.post("/{server_id}/pause", status_code=202, responses=_ACTION_ERRORS)
+async def pause_server(
+    server_id: str,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: WriterPrincipal,
+) -> ServerAccepted:
+    """Freeze an ACTIVE server in memory."""
+    if Capability.PAUSE not in runtime.driver.capabilities:
+        raise NotSupported("the driver cannot pause servers")
+    return await _act(ServerAction.PAUSE, server_id, response, session, runtime, principal)
+
+
+@router.post("/{server_id}/resume", status_code=202, responses=_ACTION_ERRORS)
+async def resume_server(
+    server_id: str,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: WriterPrincipal,
+) -> ServerAccepted:
+    """Unfreeze a PAUSED server."""
+    if Capability.PAUSE not in runtime.driver.capabilities:
+        raise NotSupported("the driver cannot pause servers")
+    return await _act(ServerAction.RESUME, server_id, response, session, runtime, principal)
+
+
+@router.get("/{server_id}/console", responses=error_responses(Unauthorized, NotFound, NotSupported))
+async def get_console(
+    server_id: str, session: SessionDep, runtime: RuntimeDep, principal: CurrentPrincipal
+) -> ConsoleOut:
+    """How to reach the server's console, where the driver has one."""
+    server = await service.get_server(session, principal, server_id)
+    if Capability.CONSOLE not in runtime.driver.capabilities:
+        return ConsoleOut(type="none")
+    console = await runtime.driver.get_console(server.id)
+    return ConsoleOut(type=console.type, url=console.url)

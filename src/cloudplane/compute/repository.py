@@ -1,0 +1,73 @@
+"""Server queries and compare-and-set updates. No rules live here; the service has them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cloudplane.compute.models import Server
+from cloudplane.kit.clock import utcnow
+from cloudplane.kit.db import LIVE
+
+
+async def get_live_server(session: AsyncSession, server_id: str) -> Server | None:
+    return await session.scalar(
+        select(Server).where(Server.id == server_id, Server.deleted_key == LIVE)
+    )
+
+
+async def get_any_server(session: AsyncSession, server_id: str) -> Server | None:
+    """The server whether or not it is deleted (for admins and for workers)."""
+    return await session.scalar(select(Server).where(Server.id == server_id))
+
+
+def servers_query(*, project_id: str | None, include_deleted: bool) -> Select[Server]:
+    stmt = select(Server)
+    if project_id is not None:
+        stmt = stmt.where(Server.project_id == project_id)
+    if not include_deleted:
+        stmt = stmt.where(Server.deleted_key == LIVE)
+    return stmt
+
+
+async def server_usage(session: AsyncSession, project_id: str) -> Mapping[str, int]:
+    """Live servers, vCPUs and RAM of a project, counted from the rows."""
+    count, vcpus, ram_mb = (
+        await session.execute(
+            select(
+                func.count(Server.id),
+                func.coalesce(func.sum(Server.vcpus), 0),
+                func.coalesce(func.sum(Server.ram_mb), 0),
+            ).where(Server.project_id == project_id, Server.deleted_key == LIVE)
+        )
+    ).one()
+    return {"servers": int(count), "vcpus": int(vcpus), "ram_mb": int(ram_mb)}
+
+
+async def compare_and_set(
+    session: AsyncSession,
+    server_id: str,
+    *,
+    expect: Mapping[str, Any],
+    values: Mapping[str, Any],
+) -> bool:
+    """Update a live server only if its columns still hold ``expect``; True when it did.
+
+    ``expect`` values that are collections match any member; None matches NULL.
+    """
+    stmt = update(Server).where(Server.id == server_id, Server.deleted_key == LIVE)
+    for name, wanted in expect.items():
+        column = getattr(Server, name)
+        if wanted is None:
+            stmt = stmt.where(column.is_(None))
+        elif isinstance(wanted, (set, frozenset, list, tuple)):
+            stmt = stmt.where(column.in_(list(wanted)))
+        else:
+            stmt = stmt.where(column == wanted)
+    result = await session.execute(
+        stmt.values(updated_at=utcnow(), **values).execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,206 @@
+"""Server rules: create with quota and validation, rename, power actions, delete.
+
+Every change that needs the hypervisor is a compare-and-set on the server row plus a pending
+operation in the same transaction; the worker does the rest after commit.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cloudplane.compute import repository
+from cloudplane.compute.flavor_service import get_flavor_for_create
+from cloudplane.compute.models import Server
+from cloudplane.compute.schemas import ServerCreate, ServerUpdate
+from cloudplane.compute.states import TRANSITIONS, ServerAction, ServerStatus, TaskState
+from cloudplane.identity.principal import Principal
+from cloudplane.identity.quotas import check_quota, lock_quota
+from cloudplane.images.service import get_bootable_image
+from cloudplane.kit.db import new_id
+from cloudplane.kit.errors import Conflict, NotFound, ValidationFailed
+from cloudplane.operations.models import Operation
+from cloudplane.operations.service import start_operation
+from cloudplane.runtime import Runtime
+
+RESOURCE = "server"
+
+
+async def get_server(session: AsyncSession, principal: Principal, server_id: str) -> Server:
+    """A live server the principal may see; another project's is 404 (admins see all)."""
+    server = await repository.get_live_server(session, server_id)
+    if server is None or not _visible(principal, server):
+        raise NotFound(RESOURCE, server_id)
+    return server
+
+
+async def get_server_any_state(
+    session: AsyncSession, principal: Principal, server_id: str, *, include_deleted: bool
+) -> Server:
+    server = await repository.get_any_server(session, server_id)
+    if server is None or not _visible(principal, server):
+        raise NotFound(RESOURCE, server_id)
+    if server.deleted_at is not None and not (include_deleted and principal.is_admin):
+        raise NotFound(RESOURCE, server_id)
+    return server
+
+
+def _visible(principal: Principal, server: Server) -> bool:
+    return principal.is_admin or server.project_id == principal.project_id
+
+
+async def create_server(
+    session: AsyncSession, runtime: Runtime, principal: Principal, body: ServerCreate
+) -> tuple[Server, Operation]:
+    """Validate everything, check quota under the project's lock, then store the server.
+
+    Nothing is stored when any check fails; a taken name is 409 by the unique constraint.
+    """
+    flavor = await get_flavor_for_create(session, principal, body.flavor_id)
+    image = await get_bootable_image(session, principal, body.image_id)
+    if image.min_disk_gb > flavor.disk_gb:
+        raise ValidationFailed(
+            f"image {image.name} needs {image.min_disk_gb} GB of disk; "
+            f"flavor {flavor.name} has {flavor.disk_gb} GB",
+            field="body.flavor_id",
+        )
+    if image.min_ram_mb > flavor.ram_mb:
+        raise ValidationFailed(
+            f"image {image.name} needs {image.min_ram_mb} MB of RAM; "
+            f"flavor {flavor.name} has {flavor.ram_mb} MB",
+            field="body.flavor_id",
+        )
+    quota = await lock_quota(session, principal.project_id)
+    usage = await repository.server_usage(session, principal.project_id)
+    check_quota(quota, usage, {"servers": 1, "vcpus": flavor.vcpus, "ram_mb": flavor.ram_mb})
+    server = Server(
+        id=new_id(),
+        project_id=principal.project_id,
+        user_id=principal.user_id,
+        name=body.name,
+        description=body.description,
+        flavor_id=flavor.id,
+        image_id=image.id,
+        vcpus=flavor.vcpus,
+        ram_mb=flavor.ram_mb,
+        disk_gb=flavor.disk_gb,
+        status=ServerStatus.BUILD.value,
+        task_state=TaskState.SPAWNING.value,
+        power_state="nostate",
+        metadata_=dict(body.metadata),
+        user_data=body.user_data,
+    )
+    session.add(server)
+    await _flush_or_conflict(session, body.name)
+    operation = await start_operation(
+        session,
+        runtime,
+        principal,
+        action=ServerAction.CREATE.value,
+        resource_type=RESOURCE,
+        resource_id=server.id,
+    )
+    return server, operation
+
+
+async def update_server(
+    session: AsyncSession, principal: Principal, server_id: str, body: ServerUpdate
+) -> Server:
+    """Rename, describe or re-tag a server; allowed in any live state."""
+    server = await get_server(session, principal, server_id)
+    if body.name is not None:
+        server.name = body.name
+    if body.description is not None:
+        server.description = body.description
+    if body.metadata is not None:
+        server.metadata_ = dict(body.metadata)
+    await _flush_or_conflict(session, server.name)
+    return server
+
+
+async def request_action(
+    session: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    server_id: str,
+    action: ServerAction,
+) -> tuple[Server, Operation]:
+    """Start a power action if the state machine allows it and nothing else is in flight.
+
+    The check and the change are one compare-and-set, so of two racing requests one wins and
+    the other gets 409 with the server's current status.
+    """
+    server = await get_server(session, principal, server_id)
+    transition = TRANSITIONS[action]
+    values: dict[str, str] = {"task_state": transition.task_state.value}
+    if transition.during is not None:
+        values["status"] = transition.during.value
+    changed = await repository.compare_and_set(
+        session,
+        server.id,
+        expect={"task_state": None, "status": {s.value for s in transition.allowed_from}},
+        values=values,
+    )
+    if not changed:
+        await session.refresh(server)
+        raise _cannot(action, server)
+    await session.refresh(server)
+    operation = await start_operation(
+        session,
+        runtime,
+        principal,
+        action=action.value,
+        resource_type=RESOURCE,
+        resource_id=server.id,
+    )
+    return server, operation
+
+
+async def request_delete(
+    session: AsyncSession, runtime: Runtime, principal: Principal, server_id: str
+) -> tuple[Server, Operation]:
+    """Delete from any state, even with another operation in flight (that one then yields).
+
+    A second delete while one is under way is 409.
+    """
+    server = await get_server(session, principal, server_id)
+    changed = await repository.compare_and_set(
+        session,
+        server.id,
+        expect={"status": {s.value for s in ServerStatus if s is not ServerStatus.DELETING}},
+        values={"status": ServerStatus.DELETING.value, "task_state": TaskState.DELETING.value},
+    )
+    if not changed:
+        await session.refresh(server)
+        raise Conflict(f"server {server.id} is already being deleted", status=server.status)
+    await session.refresh(server)
+    operation = await start_operation(
+        session,
+        runtime,
+        principal,
+        action=ServerAction.DELETE.value,
+        resource_type=RESOURCE,
+        resource_id=server.id,
+    )
+    return server, operation
+
+
+def _cannot(action: ServerAction, server: Server) -> Conflict:
+    if server.task_state is not None:
+        message = (
+            f"cannot {action.value.replace('_', ' ')} server {server.id}: "
+            f"{server.task_state} is in progress"
+        )
+    else:
+        message = (
+            f"cannot {action.value.replace('_', ' ')} server {server.id} "
+            f"while it is {server.status}"
+        )
+    return Conflict(message, status=server.status, task_state=server.task_state)
+
+
+async def _flush_or_conflict(session: AsyncSession, name: str) -> None:
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"a server named {name!r} already exists in this project") from exc

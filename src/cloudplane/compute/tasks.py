@@ -1,0 +1,185 @@
+"""Worker-side server operations: call the driver, then record the outcome.
+
+Each handler reloads the server, does the backend call (idempotent by the server's id), and
+writes the final state with a compare-and-set on ``task_state``. When that compare fails, a
+delete has taken over the server meanwhile: the handler yields, and a create cleans up what it
+built so a deleted server never comes back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cloudplane.compute import repository
+from cloudplane.compute.models import Server
+from cloudplane.compute.states import TRANSITIONS, ServerAction, ServerStatus, TaskState, Transition
+from cloudplane.drivers.base import ComputeDriver, ImageRef, RebootKind, ServerInfo, ServerSpec
+from cloudplane.images.models import Image
+from cloudplane.images.storage import ImageStore
+from cloudplane.kit.clock import utcnow
+from cloudplane.kit.db import unit_of_work
+from cloudplane.operations.handlers import HandlerRegistry
+from cloudplane.operations.models import Operation
+from cloudplane.operations.service import finish_operation, record_event
+from cloudplane.runtime import Runtime
+
+RESOURCE = "server"
+
+
+def register_compute_handlers(registry: HandlerRegistry) -> None:
+    registry.register(RESOURCE, ServerAction.CREATE.value, CreateServer())
+    registry.register(RESOURCE, ServerAction.DELETE.value, DeleteServer())
+    for action in TRANSITIONS:
+        registry.register(RESOURCE, action.value, PowerAction(action))
+
+
+def _fault(code: str, message: str) -> dict[str, Any]:
+    return {"fault_code": code, "fault_message": message[:1024], "fault_at": utcnow()}
+
+
+_NO_FAULT: dict[str, Any] = {"fault_code": None, "fault_message": None, "fault_at": None}
+
+
+def _settled(info: ServerInfo, status: ServerStatus) -> dict[str, Any]:
+    return {
+        "status": status.value,
+        "task_state": None,
+        "power_state": info.power_state.value,
+        "host": info.host,
+        **_NO_FAULT,
+    }
+
+
+async def _fail_server(
+    runtime: Runtime, operation: Operation, reason: str, *, task_state: TaskState
+) -> None:
+    """ERROR with a fault if the server is still in this operation's hands; the op fails."""
+    async with unit_of_work(runtime.sessions, write=True) as session:
+        await repository.compare_and_set(
+            session,
+            operation.resource_id,
+            expect={"task_state": task_state.value},
+            values={
+                "status": ServerStatus.ERROR.value,
+                "task_state": None,
+                **_fault(f"{operation.action}_failed", reason),
+            },
+        )
+        await finish_operation(session, operation.id, error=reason)
+
+
+class CreateServer:
+    async def run(self, runtime: Runtime, operation: Operation) -> None:
+        async with unit_of_work(runtime.sessions) as session:
+            server = await repository.get_any_server(session, operation.resource_id)
+            image = (
+                await session.get(Image, server.image_id) if server and server.image_id else None
+            )
+        if server is None or server.task_state != TaskState.SPAWNING.value:
+            await _yield_to_delete(runtime, operation, "the server was deleted before it was built")
+            return
+        spec = _spec(server, image, ImageStore(runtime.settings.images_dir))
+        info = await runtime.driver.create_server(spec)
+        async with unit_of_work(runtime.sessions, write=True) as session:
+            built = await repository.compare_and_set(
+                session,
+                server.id,
+                expect={"task_state": TaskState.SPAWNING.value},
+                values=_settled(info, ServerStatus.ACTIVE),
+            )
+            if built:
+                record_event(session, operation.id, f"server running on {info.host}")
+                await finish_operation(session, operation.id)
+                return
+        # Deleted while it was being built: remove what we made so it cannot come back.
+        await runtime.driver.delete_server(server.id)
+        await _yield_to_delete(
+            runtime, operation, "the server was deleted while it was being built"
+        )
+
+    async def fail(self, runtime: Runtime, operation: Operation, reason: str) -> None:
+        await _fail_server(runtime, operation, reason, task_state=TaskState.SPAWNING)
+
+
+class PowerAction:
+    """start, stop, reboot (soft/hard), pause and resume: one driver call each."""
+
+    def __init__(self, action: ServerAction) -> None:
+        self.action = action
+        self.transition: Transition = TRANSITIONS[action]
+
+    async def run(self, runtime: Runtime, operation: Operation) -> None:
+        info = await self._call_driver(runtime.driver, operation.resource_id)
+        async with unit_of_work(runtime.sessions, write=True) as session:
+            done = await repository.compare_and_set(
+                session,
+                operation.resource_id,
+                expect={"task_state": self.transition.task_state.value},
+                values=_settled(info, self.transition.success),
+            )
+            if done:
+                await finish_operation(session, operation.id)
+                return
+        await _yield_to_delete(runtime, operation, "the server was deleted meanwhile")
+
+    async def fail(self, runtime: Runtime, operation: Operation, reason: str) -> None:
+        await _fail_server(runtime, operation, reason, task_state=self.transition.task_state)
+
+    async def _call_driver(self, driver: ComputeDriver, server_id: str) -> ServerInfo:
+        match self.action:
+            case ServerAction.START:
+                return await driver.start_server(server_id)
+            case ServerAction.STOP:
+                return await driver.stop_server(server_id)
+            case ServerAction.REBOOT:
+                return await driver.reboot_server(server_id, RebootKind.SOFT)
+            case ServerAction.REBOOT_HARD:
+                return await driver.reboot_server(server_id, RebootKind.HARD)
+            case ServerAction.PAUSE:
+                return await driver.pause_server(server_id)
+            case ServerAction.RESUME:
+                return await driver.resume_server(server_id)
+        raise ValueError(f"{self.action} is not a power action")
+
+
+class DeleteServer:
+    async def run(self, runtime: Runtime, operation: Operation) -> None:
+        await runtime.driver.delete_server(operation.resource_id)
+        async with unit_of_work(runtime.sessions, write=True) as session:
+            server = await repository.get_live_server(session, operation.resource_id)
+            if server is not None and server.task_state == TaskState.DELETING.value:
+                server.status = ServerStatus.DELETED.value
+                server.task_state = None
+                server.power_state = "nostate"
+                server.mark_deleted(server.id)
+            await finish_operation(session, operation.id)
+
+    async def fail(self, runtime: Runtime, operation: Operation, reason: str) -> None:
+        await _fail_server(runtime, operation, reason, task_state=TaskState.DELETING)
+
+
+async def _yield_to_delete(runtime: Runtime, operation: Operation, reason: str) -> None:
+    async with unit_of_work(runtime.sessions, write=True) as session:
+        await finish_operation(session, operation.id, error=reason)
+
+
+def _spec(server: Server, image: Image | None, store: ImageStore) -> ServerSpec:
+    image_ref = None
+    if image is not None:
+        image_ref = ImageRef(
+            id=image.id,
+            disk_format=image.disk_format,
+            path=str(store.path_for(image.id)),
+            size_bytes=image.size_bytes or 0,
+            checksum_sha256=image.checksum_sha256,
+        )
+    return ServerSpec(
+        id=server.id,
+        name=server.name,
+        vcpus=server.vcpus,
+        ram_mb=server.ram_mb,
+        disk_gb=server.disk_gb,
+        image=image_ref,
+        user_data=server.user_data,
+        metadata=dict(server.metadata_ or {}),
+    )

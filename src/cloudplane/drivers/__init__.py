@@ -1,0 +1,1 @@
+"""Backends that run what the database describes: simulator, libvirt, OpenStack."""

@@ -1,0 +1,1 @@
+"""Users, projects, memberships, roles, tokens, API keys and quotas."""

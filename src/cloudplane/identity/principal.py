@@ -1,0 +1,28 @@
+"""Who is calling: the authenticated user, the project the credential is scoped to, and roles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cloudplane.identity.models import Role
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    user_id: str
+    username: str
+    project_id: str
+    roles: frozenset[Role]
+    api_key_id: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return Role.ADMIN in self.roles
+
+    @property
+    def can_write(self) -> bool:
+        """Members and admins write; readers only read."""
+        return Role.ADMIN in self.roles or Role.MEMBER in self.roles
+
+    def role_names(self) -> list[str]:
+        return sorted(role.value for role in self.roles)

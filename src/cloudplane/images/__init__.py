@@ -1,0 +1,1 @@
+"""Images: bootable disk files with checksums, uploaded and downloaded as streams."""

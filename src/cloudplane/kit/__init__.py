@@ -1,0 +1,1 @@
+"""Shared mechanisms every feature uses: database, errors, pagination, auth, tasks."""

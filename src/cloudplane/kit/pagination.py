@@ -1,0 +1,109 @@
+"""Keyset pagination, sorting and the common list filters of API.md.
+
+``GET /things?limit=50&marker=<id>&sort=created_at:desc`` answers ``{"items", "next_marker"}``.
+The marker is the id of the last item of the previous page; pages are cut with a keyset
+condition on ``(sort column, id)`` so page 1,000 costs what page 1 costs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Depends, Query
+from pydantic import BaseModel
+from sqlalchemy import Select, and_, or_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from cloudplane.kit.errors import BadRequest
+
+T = TypeVar("T")
+Row = TypeVar("Row")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_marker: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ListParams:
+    limit: int
+    marker: str | None
+    sort_key: str
+    descending: bool
+
+
+def list_params(
+    limit: Annotated[int, Query(ge=1, le=1000, description="Items per page.")] = 50,
+    marker: Annotated[
+        str | None, Query(description="Id of the last item of the previous page.")
+    ] = None,
+    sort: Annotated[
+        str,
+        Query(
+            pattern=r"^[a-z_]+(:(asc|desc))?$",
+            description="`created_at`, `name` or `updated_at`, with `:asc` or `:desc`.",
+        ),
+    ] = "created_at:desc",
+) -> ListParams:
+    key, _, direction = sort.partition(":")
+    return ListParams(limit=limit, marker=marker, sort_key=key, descending=direction != "asc")
+
+
+ListParamsDep = Annotated[ListParams, Depends(list_params)]
+
+SortColumns = dict[str, InstrumentedAttribute[Any]]
+
+
+async def paginate(
+    session: AsyncSession,
+    stmt: Select[Row],
+    *,
+    id_column: InstrumentedAttribute[str],
+    sort_columns: SortColumns,
+    params: ListParams,
+) -> tuple[Sequence[Row], str | None]:
+    """One page of ``stmt`` (already filtered and scoped) and the marker of the next page.
+
+    An unknown sort key or a marker that is not in the filtered set is 400 ``bad_request``.
+    """
+    column = sort_columns.get(params.sort_key)
+    if column is None:
+        allowed = ", ".join(sorted(sort_columns))
+        raise BadRequest(f"cannot sort by {params.sort_key!r}; use one of {allowed}")
+    if params.marker is not None:
+        marker_value = (
+            await session.execute(
+                stmt.with_only_columns(column).where(id_column == params.marker).limit(1)
+            )
+        ).first()
+        if marker_value is None:
+            raise BadRequest(f"marker {params.marker} is not in this list", marker=params.marker)
+        stmt = stmt.where(_after(column, id_column, marker_value[0], params))
+    order = (column.desc(), id_column.desc()) if params.descending else (column, id_column)
+    rows = (await session.scalars(stmt.order_by(*order).limit(params.limit + 1))).all()
+    if len(rows) <= params.limit:
+        return rows, None
+    page = rows[: params.limit]
+    return page, str(getattr(page[-1], id_column.key))
+
+
+def _after(
+    column: InstrumentedAttribute[Any],
+    id_column: InstrumentedAttribute[str],
+    value: Any,
+    params: ListParams,
+) -> Any:
+    marker = params.marker
+    if params.descending:
+        return or_(column < value, and_(column == value, id_column < marker))
+    return or_(column > value, and_(column == value, id_column > marker))
+
+
+def like_prefix(prefix: str) -> str:
+    """A LIKE pattern matching strings that start with ``prefix`` literally."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{escaped}%"

@@ -1,0 +1,39 @@
+"""The composition root's product: every long-lived object the service needs, built once."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from cloudplane.drivers.base import ComputeDriver
+from cloudplane.identity.authenticator import Authenticator
+from cloudplane.identity.passwords import PasswordHashing
+from cloudplane.identity.quotas import UsageCounter
+from cloudplane.kit.metrics import ApiMetrics
+from cloudplane.kit.task_queue import TaskQueue
+from cloudplane.operations.handlers import HandlerRegistry
+from cloudplane.settings import Settings
+
+
+def new_worker_id() -> str:
+    """Names this process in operation claims: host, pid and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(slots=True)
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    driver: ComputeDriver
+    authenticator: Authenticator
+    passwords: PasswordHashing
+    handlers: HandlerRegistry
+    queue: TaskQueue | None = None
+    metrics: ApiMetrics = field(default_factory=ApiMetrics)
+    usage_counters: list[UsageCounter] = field(default_factory=list)
+    worker_id: str = field(default_factory=new_worker_id)

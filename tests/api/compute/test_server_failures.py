@@ -1,0 +1,37 @@
+"""When the driver fails, the server shows ERROR with a fault and can still be deleted."""
+
+from __future__ import annotations
+
+import pytest
+from tests.support.api import ApiSession, assert_error
+from tests.support.factories import create_server
+
+from cloudplane.settings import Settings
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"simulator_fail": ["create_server"]})
+
+
+async def test_a_failed_build_ends_in_error_with_a_fault_and_a_failed_operation(
+    admin: ApiSession,
+) -> None:
+    server = await create_server(admin)
+    await admin.settle()
+    shown = (await admin.get(f"/servers/{server['id']}")).json()
+    assert shown["status"] == "ERROR"
+    assert shown["task_state"] is None
+    assert shown["fault"]["code"] == "create_failed"
+    assert "injected" in shown["fault"]["message"]
+    operation = (await admin.get(f"/operations/{server['operation_id']}")).json()
+    assert operation["status"] == "failed"
+    assert operation["error"]
+
+
+async def test_a_server_in_error_can_be_deleted(admin: ApiSession) -> None:
+    server = await create_server(admin)
+    await admin.settle()
+    assert (await admin.delete(f"/servers/{server['id']}")).status_code == 202
+    await admin.settle()
+    assert_error(await admin.get(f"/servers/{server['id']}"), 404, "not_found")

@@ -1,0 +1,1 @@
+"""The driver contract suite: the same tests run against every compute driver."""

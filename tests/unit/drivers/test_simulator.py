@@ -1,0 +1,366 @@
+"""What the simulator does beyond the driver contract: persistence, knobs, drift hooks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Collection, Mapping
+from pathlib import Path
+
+import pytest
+
+from cloudplane.drivers.base import (
+    DriverError,
+    PowerState,
+    RebootKind,
+    ServerNotFound,
+    ServerSpec,
+)
+from cloudplane.drivers.factory import build_driver
+from cloudplane.drivers.simulator import SIMULATOR_HOST, SimulatorDriver
+from cloudplane.settings import DriverName, Settings
+
+
+def make_server_spec() -> ServerSpec:
+    return ServerSpec(
+        id=str(uuid.uuid4()), name="sim-test", vcpus=1, ram_mb=256, disk_gb=1, image=None
+    )
+
+
+def state_files(state_dir: Path) -> list[Path]:
+    return sorted(state_dir.iterdir())
+
+
+def seed_state_file(state_dir: Path, name: str, content: str) -> None:
+    """Put a file in the state directory as a previous run could have left it."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / name).write_text(content)
+
+
+@contextlib.asynccontextmanager
+async def opened_simulator(
+    state_dir: Path, *, latency_ms: Mapping[str, int] | None = None, fail: Collection[str] = ()
+) -> AsyncIterator[SimulatorDriver]:
+    simulator = SimulatorDriver(state_dir, latency_ms=latency_ms, fail=fail)
+    await simulator.open()
+    try:
+        yield simulator
+    finally:
+        await simulator.close()
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Path:
+    return tmp_path / "simulator"
+
+
+@pytest.fixture
+async def simulator(state_dir: Path) -> AsyncIterator[SimulatorDriver]:
+    async with opened_simulator(state_dir) as simulator:
+        yield simulator
+
+
+# --- persistence ----------------------------------------------------------------------------
+
+
+async def test_a_restarted_simulator_still_has_its_servers(state_dir: Path) -> None:
+    running, stopped = make_server_spec(), make_server_spec()
+    async with opened_simulator(state_dir) as before:
+        await before.create_server(running)
+        await before.create_server(stopped)
+        await before.stop_server(stopped.id)
+
+    async with opened_simulator(state_dir) as after:
+        assert (await after.get_server(running.id)).power_state is PowerState.RUNNING
+        assert (await after.get_server(stopped.id)).power_state is PowerState.SHUTDOWN
+        assert {server.id for server in await after.list_servers()} == {running.id, stopped.id}
+
+
+async def test_a_deleted_server_stays_deleted_after_a_restart(state_dir: Path) -> None:
+    spec = make_server_spec()
+    async with opened_simulator(state_dir) as before:
+        await before.create_server(spec)
+        await before.delete_server(spec.id)
+
+    async with opened_simulator(state_dir) as after:
+        assert await after.list_servers() == []
+
+
+async def test_each_server_is_one_json_file_and_no_temp_file_remains(
+    simulator: SimulatorDriver, state_dir: Path
+) -> None:
+    spec = make_server_spec()
+
+    await simulator.create_server(spec)
+    await simulator.pause_server(spec.id)
+
+    [state_file] = state_files(state_dir)
+    assert state_file.name == f"{spec.id}.json"
+    assert json.loads(state_file.read_text())["power_state"] == "paused"
+
+
+async def test_ids_with_path_characters_stay_inside_the_state_directory(
+    simulator: SimulatorDriver, state_dir: Path
+) -> None:
+    spec = ServerSpec(
+        id="../escape/attempt", name="odd", vcpus=1, ram_mb=256, disk_gb=1, image=None
+    )
+
+    await simulator.create_server(spec)
+
+    [state_file] = state_files(state_dir)
+    assert state_file.parent == state_dir
+    assert (await simulator.get_server(spec.id)).id == spec.id
+
+
+async def test_opening_drops_temp_files_left_by_an_interrupted_write(state_dir: Path) -> None:
+    seed_state_file(state_dir, ".half-written.tmp", "{")
+
+    async with opened_simulator(state_dir) as simulator:
+        assert state_files(state_dir) == []
+        assert await simulator.list_servers() == []
+
+
+async def test_opening_over_a_corrupt_state_file_raises_driver_error(state_dir: Path) -> None:
+    seed_state_file(state_dir, "broken.json", "not json")
+
+    with pytest.raises(DriverError) as raised:
+        await SimulatorDriver(state_dir).open()
+
+    assert raised.value.code == "corrupt_state"
+
+
+async def test_calls_before_open_raise_driver_error(state_dir: Path) -> None:
+    simulator = SimulatorDriver(state_dir)
+
+    with pytest.raises(DriverError) as raised:
+        await simulator.list_servers()
+
+    assert raised.value.code == "not_open"
+
+
+async def test_concurrent_calls_on_one_server_leave_memory_and_disk_in_agreement(
+    simulator: SimulatorDriver, state_dir: Path
+) -> None:
+    spec = make_server_spec()
+    await asyncio.gather(*(simulator.create_server(spec) for _ in range(10)))
+
+    await asyncio.gather(
+        *(
+            simulator.stop_server(spec.id) if n % 2 else simulator.start_server(spec.id)
+            for n in range(20)
+        )
+    )
+
+    in_memory = await simulator.get_server(spec.id)
+    async with opened_simulator(state_dir) as restarted:
+        assert await restarted.get_server(spec.id) == in_memory
+    assert len(state_files(state_dir)) == 1
+
+
+# --- reporting ------------------------------------------------------------------------------
+
+
+async def test_servers_report_the_simulated_host(simulator: SimulatorDriver) -> None:
+    info = await simulator.create_server(make_server_spec())
+
+    assert info.host == SIMULATOR_HOST == "sim-host-1"
+
+
+async def test_the_console_is_a_serial_console_named_after_the_server(
+    simulator: SimulatorDriver,
+) -> None:
+    spec = make_server_spec()
+    await simulator.create_server(spec)
+
+    console = await simulator.get_console(spec.id)
+
+    assert console.type == "serial"
+    assert console.url == f"simulator://{spec.id}/console"
+
+
+# --- invalid transitions --------------------------------------------------------------------
+
+
+async def test_pausing_a_shut_down_server_is_an_invalid_state(simulator: SimulatorDriver) -> None:
+    spec = make_server_spec()
+    await simulator.create_server(spec)
+    await simulator.stop_server(spec.id)
+
+    with pytest.raises(DriverError) as raised:
+        await simulator.pause_server(spec.id)
+
+    assert raised.value.code == "invalid_state"
+
+
+async def test_starting_a_paused_server_is_an_invalid_state(simulator: SimulatorDriver) -> None:
+    spec = make_server_spec()
+    await simulator.create_server(spec)
+    await simulator.pause_server(spec.id)
+
+    with pytest.raises(DriverError) as raised:
+        await simulator.start_server(spec.id)
+
+    assert raised.value.code == "invalid_state"
+    assert (await simulator.get_server(spec.id)).power_state is PowerState.PAUSED
+
+
+async def test_a_soft_reboot_of_a_shut_down_server_is_an_invalid_state(
+    simulator: SimulatorDriver,
+) -> None:
+    spec = make_server_spec()
+    await simulator.create_server(spec)
+    await simulator.stop_server(spec.id)
+
+    with pytest.raises(DriverError) as raised:
+        await simulator.reboot_server(spec.id, RebootKind.SOFT)
+
+    assert raised.value.code == "invalid_state"
+
+
+async def test_stopping_a_paused_server_shuts_it_down(simulator: SimulatorDriver) -> None:
+    spec = make_server_spec()
+    await simulator.create_server(spec)
+    await simulator.pause_server(spec.id)
+
+    stopped = await simulator.stop_server(spec.id)
+
+    assert stopped.power_state is PowerState.SHUTDOWN
+
+
+# --- latency knob ---------------------------------------------------------------------------
+
+
+async def test_an_operation_takes_at_least_its_configured_latency(state_dir: Path) -> None:
+    async with opened_simulator(state_dir, latency_ms={"create_server": 50}) as simulator:
+        started = time.monotonic()
+        await simulator.create_server(make_server_spec())
+        elapsed_s = time.monotonic() - started
+
+    assert elapsed_s >= 0.05
+
+
+async def test_the_default_latency_applies_to_operations_without_their_own(
+    state_dir: Path,
+) -> None:
+    spec = make_server_spec()
+    async with opened_simulator(state_dir, latency_ms={"*": 30, "create_server": 0}) as simulator:
+        await simulator.create_server(spec)
+
+        started = time.monotonic()
+        await simulator.get_server(spec.id)
+        elapsed_s = time.monotonic() - started
+
+    assert elapsed_s >= 0.03
+
+
+def test_a_latency_for_an_unknown_operation_is_rejected(state_dir: Path) -> None:
+    with pytest.raises(ValueError, match="create_sever"):
+        SimulatorDriver(state_dir, latency_ms={"create_sever": 10})
+
+
+def test_a_negative_latency_is_rejected(state_dir: Path) -> None:
+    with pytest.raises(ValueError, match="negative"):
+        SimulatorDriver(state_dir, latency_ms={"*": -1})
+
+
+# --- fault knob -----------------------------------------------------------------------------
+
+
+async def test_an_injected_create_fault_raises_and_leaves_no_file(state_dir: Path) -> None:
+    spec = make_server_spec()
+    async with opened_simulator(state_dir, fail={"create_server"}) as simulator:
+        with pytest.raises(DriverError) as raised:
+            await simulator.create_server(spec)
+
+        assert raised.value.code == "injected_fault"
+        assert state_files(state_dir) == []
+        with pytest.raises(ServerNotFound):
+            await simulator.get_server(spec.id)
+
+
+async def test_an_injected_fault_fails_only_the_named_operation(state_dir: Path) -> None:
+    spec = make_server_spec()
+    async with opened_simulator(state_dir, fail=["stop_server"]) as simulator:
+        await simulator.create_server(spec)
+
+        with pytest.raises(DriverError) as raised:
+            await simulator.stop_server(spec.id)
+
+        assert raised.value.code == "injected_fault"
+        assert (await simulator.get_server(spec.id)).power_state is PowerState.RUNNING
+
+
+def test_a_fault_for_an_unknown_operation_is_rejected(state_dir: Path) -> None:
+    with pytest.raises(ValueError, match="explode"):
+        SimulatorDriver(state_dir, fail={"explode"})
+
+
+# --- drift hooks ----------------------------------------------------------------------------
+
+
+async def test_set_power_state_changes_what_get_server_reports(
+    simulator: SimulatorDriver, state_dir: Path
+) -> None:
+    spec = make_server_spec()
+    await simulator.create_server(spec)
+
+    await simulator.set_power_state(spec.id, PowerState.CRASHED)
+
+    assert (await simulator.get_server(spec.id)).power_state is PowerState.CRASHED
+    async with opened_simulator(state_dir) as restarted:
+        assert (await restarted.get_server(spec.id)).power_state is PowerState.CRASHED
+
+
+async def test_set_power_state_of_an_unknown_server_raises_server_not_found(
+    simulator: SimulatorDriver,
+) -> None:
+    with pytest.raises(ServerNotFound):
+        await simulator.set_power_state(str(uuid.uuid4()), PowerState.SHUTDOWN)
+
+
+async def test_a_forgotten_server_vanishes_from_get_list_and_disk(
+    simulator: SimulatorDriver, state_dir: Path
+) -> None:
+    spec = make_server_spec()
+    await simulator.create_server(spec)
+
+    await simulator.forget_server(spec.id)
+
+    with pytest.raises(ServerNotFound):
+        await simulator.get_server(spec.id)
+    assert await simulator.list_servers() == []
+    assert state_files(state_dir) == []
+
+
+# --- factory --------------------------------------------------------------------------------
+
+
+async def test_the_factory_builds_the_simulator_with_the_configured_knobs(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(data_dir=tmp_path, driver="simulator", simulator_fail=["delete_server"])
+    driver = build_driver(settings)
+    await driver.open()
+
+    created = await driver.create_server(make_server_spec())
+    with pytest.raises(DriverError) as raised:
+        await driver.delete_server(created.id)
+    await driver.close()
+
+    assert isinstance(driver, SimulatorDriver)
+    assert raised.value.code == "injected_fault"
+    assert [path.name for path in state_files(settings.simulator_dir)] == [f"{created.id}.json"]
+
+
+@pytest.mark.parametrize("name", ["libvirt", "openstack"])
+def test_the_factory_refuses_drivers_that_are_not_built_yet(
+    tmp_path: Path, name: DriverName
+) -> None:
+    settings = Settings(data_dir=tmp_path, driver=name)
+
+    with pytest.raises(ValueError, match=name):
+        build_driver(settings)
