@@ -150,12 +150,7 @@ class CloudplaneService:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = service_env(data_dir, self.port, database_url=database_url, extra=extra_env)
-        self.process = ServerProcess(
-            "cloudplane serve",
-            [sys.executable, "-m", "cloudplane", "serve"],
-            self.env,
-            data_dir.parent / f"{data_dir.name}-serve.log",
-        )
+        self.process: ServerProcess | None = None
 
     def migrate(self, *, timeout_s: float = 180.0) -> None:
         """Create the schema and seed the database (admin, demo, flavors, ``tiny``) without
@@ -173,8 +168,16 @@ class CloudplaneService:
             raise RuntimeError(f"cloudplane migrate failed:\n{result.stdout}\n{result.stderr}")
 
     @contextmanager
-    def serving(self) -> Iterator[CloudplaneService]:
+    def serving(self, extra_env: Mapping[str, str] | None = None) -> Iterator[CloudplaneService]:
+        """The service running (with ``extra_env`` on top of its environment) for the body of
+        the ``with``; it can be started again afterwards, on the same data and port."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.process = ServerProcess(
+            "cloudplane serve",
+            [sys.executable, "-m", "cloudplane", "serve"],
+            {**self.env, **(extra_env or {})},
+            self.data_dir.parent / f"{self.data_dir.name}-serve.log",
+        )
         with running(self.process, f"{self.url}/healthz"):
             yield self
 

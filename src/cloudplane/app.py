@@ -23,6 +23,7 @@ from cloudplane.kit.metrics import ApiMetrics
 from cloudplane.kit.middleware import RequestMiddleware
 from cloudplane.meta.endpoints import router as meta_router
 from cloudplane.operations.endpoints import router as operation_router
+from cloudplane.operations.event_stream import router as event_router
 from cloudplane.operations.scheduler import JobSpec, Scheduler
 from cloudplane.operations.sweeper import recover_after_restart, sweep_operations
 from cloudplane.seed import prepare_database
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         image_router,
         compute_router,
         operation_router,
+        event_router,
         audit_router,
     ):
         app.include_router(router)

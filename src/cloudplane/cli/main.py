@@ -53,6 +53,8 @@ def serve(
         log_config=None,
         access_log=False,
         proxy_headers=True,
+        # Event streams never end by themselves; don't let them hold a shutdown for long.
+        timeout_graceful_shutdown=5,
     )
 
 

@@ -19,7 +19,7 @@ from cloudplane.compute.schemas import (
 )
 from cloudplane.compute.states import ServerAction, ServerStatus
 from cloudplane.compute.views import server_accepted, server_out
-from cloudplane.drivers.base import Capability
+from cloudplane.drivers.base import Capability, DriverError
 from cloudplane.identity.dependencies import CurrentPrincipal, WriterPrincipal
 from cloudplane.kit.deps import RuntimeDep, SessionDep
 from cloudplane.kit.errors import (
@@ -112,9 +112,11 @@ async def create_server(
     """Create a server; it is built asynchronously (BUILD → ACTIVE)."""
     server, operation = await service.create_server(session, runtime, principal, body)
     note_resource(request, server.id)
-    accepted = server_accepted(server, operation.id)
-    await idempotency.remember(status.HTTP_202_ACCEPTED, accepted)
-    return _accepted(response, accepted)
+    accepted = _accepted(response, server_accepted(server, operation.id))
+    await idempotency.remember(
+        status.HTTP_202_ACCEPTED, accepted, location=response.headers["Location"]
+    )
+    return accepted
 
 
 @router.get("/{server_id}", responses=_READ_ERRORS)
@@ -236,7 +238,10 @@ async def resume_server(
     return await _act(ServerAction.RESUME, server_id, response, session, runtime, principal)
 
 
-@router.get("/{server_id}/console", responses=error_responses(Unauthorized, NotFound, NotSupported))
+@router.get(
+    "/{server_id}/console",
+    responses=error_responses(Unauthorized, NotFound, Conflict, NotSupported),
+)
 async def get_console(
     server_id: str, session: SessionDep, runtime: RuntimeDep, principal: CurrentPrincipal
 ) -> ConsoleOut:
@@ -244,5 +249,11 @@ async def get_console(
     server = await service.get_server(session, principal, server_id)
     if Capability.CONSOLE not in runtime.driver.capabilities:
         return ConsoleOut(type="none")
-    console = await runtime.driver.get_console(server.id)
+    try:
+        console = await runtime.driver.get_console(server.id)
+    except DriverError as exc:
+        raise Conflict(
+            f"the console of server {server.id} is not available: {exc.message}",
+            status=server.status,
+        ) from exc
     return ConsoleOut(type=console.type, url=console.url)

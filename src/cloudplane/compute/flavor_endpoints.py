@@ -75,8 +75,10 @@ async def create_flavor(
     flavor = await flavor_service.create_flavor(session, body)
     note_resource(request, flavor.id)
     created = FlavorOut.model_validate(flavor)
-    await idempotency.remember(status.HTTP_201_CREATED, created)
     response.headers["Location"] = f"{router.prefix}/{flavor.id}"
+    await idempotency.remember(
+        status.HTTP_201_CREATED, created, location=response.headers["Location"]
+    )
     return created
 
 

@@ -109,8 +109,10 @@ async def create_image(
     image = await service.create_image(session, principal, body)
     note_resource(request, image.id)
     created = ImageOut.model_validate(image)
-    await idempotency.remember(status.HTTP_201_CREATED, created)
     response.headers["Location"] = f"{router.prefix}/{image.id}"
+    await idempotency.remember(
+        status.HTTP_201_CREATED, created, location=response.headers["Location"]
+    )
     return created
 
 

@@ -32,11 +32,14 @@ class IdempotentReplay(Exception):
 
     def __init__(self, record: IdempotencyRecord) -> None:
         super().__init__("replay")
+        headers = {"Idempotent-Replayed": "true"}
+        if record.location:
+            headers["Location"] = record.location
         self.response = Response(
             content=record.response_body,
             status_code=record.status_code,
             media_type="application/json",
-            headers={"Idempotent-Replayed": "true"},
+            headers=headers,
         )
 
 
@@ -58,7 +61,10 @@ class Idempotency:
         self._hash = request_hash
         self._ttl_s = ttl_s
 
-    async def remember(self, status_code: int, body: BaseModel) -> None:
+    async def remember(
+        self, status_code: int, body: BaseModel, *, location: str | None = None
+    ) -> None:
+        """Store the answer (and its ``Location``) for replay; no-op without a key."""
         if self._key is None:
             return
         now = utcnow()
@@ -69,6 +75,7 @@ class Idempotency:
                 request_hash=self._hash,
                 status_code=status_code,
                 response_body=body.model_dump_json(),
+                location=location,
                 created_at=now,
                 expires_at=now + timedelta(seconds=self._ttl_s),
             )

@@ -19,6 +19,7 @@ async def test_a_retried_create_with_the_same_key_replays_and_creates_nothing(
     assert first.status_code == second.status_code == 202
     assert second.json() == first.json()
     assert second.headers["idempotent-replayed"] == "true"
+    assert second.headers["location"] == first.headers["location"]
     await admin.settle()
     assert len((await admin.get("/servers")).json()["items"]) == 1
 

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 2df113e3e871
+Revision ID: 0bb5847a6373
 Revises:
-Create Date: 2026-11-22 03:41:59.140106
+Create Date: 2026-11-22 03:43:58.727091
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 
 import cloudplane.kit.db
 
-revision: str = "2df113e3e871"
+revision: str = "0bb5847a6373"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -65,6 +65,7 @@ def upgrade() -> None:
         sa.Column("request_hash", sa.String(length=64), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=False),
         sa.Column("response_body", sa.Text(), nullable=False),
+        sa.Column("location", sa.String(length=512), nullable=True),
         sa.Column("created_at", cloudplane.kit.db.UtcDateTime(), nullable=False),
         sa.Column("expires_at", cloudplane.kit.db.UtcDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_idempotency_records")),
