@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from cloudplane.drivers.base import ComputeDriver
+from cloudplane.drivers.contract import Driver
 from cloudplane.identity.authenticator import Authenticator
 from cloudplane.identity.passwords import PasswordHashing
 from cloudplane.identity.quotas import UsageCounter
@@ -29,7 +29,7 @@ class Runtime:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    driver: ComputeDriver
+    driver: Driver
     authenticator: Authenticator
     passwords: PasswordHashing
     handlers: HandlerRegistry

@@ -13,6 +13,26 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from cloudplane.drivers.errors import DriverError, ServerNotFound, Unsupported
+from cloudplane.drivers.network_contract import InterfaceSpec
+from cloudplane.drivers.storage_contract import BlockDeviceSpec
+
+__all__ = [
+    "BlockDeviceSpec",
+    "Capability",
+    "ComputeDriver",
+    "ConsoleInfo",
+    "DriverError",
+    "ImageRef",
+    "InterfaceSpec",
+    "PowerState",
+    "RebootKind",
+    "ServerInfo",
+    "ServerNotFound",
+    "ServerSpec",
+    "Unsupported",
+]
+
 
 class Capability(enum.StrEnum):
     """Things a backend may or may not be able to do; the API answers 501 for a missing one."""
@@ -65,6 +85,10 @@ class ServerSpec:
     image: ImageRef | None
     user_data: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    block_devices: tuple[BlockDeviceSpec, ...] = ()
+    """Volumes to attach at boot; the one with ``boot=True`` replaces the image as root disk."""
+    interfaces: tuple[InterfaceSpec, ...] = ()
+    """Network interfaces (ports) in the order the guest sees them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,31 +107,6 @@ class ConsoleInfo:
 
     type: str
     url: str | None = None
-
-
-class DriverError(Exception):
-    """A backend call failed. ``code`` is a short machine-readable reason."""
-
-    def __init__(self, message: str, *, code: str = "driver_error") -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-class ServerNotFound(DriverError):
-    """The backend has no server with that id (for calls where that is an error)."""
-
-    def __init__(self, server_id: str) -> None:
-        super().__init__(f"server {server_id} does not exist on the backend", code="not_found")
-        self.server_id = server_id
-
-
-class Unsupported(DriverError):
-    """The backend lacks the capability for this call."""
-
-    def __init__(self, capability: Capability) -> None:
-        super().__init__(f"the driver does not support {capability.value}", code="not_supported")
-        self.capability = capability
 
 
 class ComputeDriver(abc.ABC):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import assert_never
 
-from cloudplane.drivers.base import ComputeDriver
+from cloudplane.drivers.contract import Driver
 from cloudplane.drivers.simulator import SimulatorDriver
 from cloudplane.settings import Settings
 
 
-def build_driver(settings: Settings) -> ComputeDriver:
+def build_driver(settings: Settings) -> Driver:
     """Return an unopened driver for ``settings.driver``; the caller opens and closes it.
 
     Raises ``ValueError`` for a backend that is not available in this build.

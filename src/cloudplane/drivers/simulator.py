@@ -25,7 +25,6 @@ from urllib.parse import quote
 
 from cloudplane.drivers.base import (
     Capability,
-    ComputeDriver,
     ConsoleInfo,
     DriverError,
     PowerState,
@@ -34,6 +33,7 @@ from cloudplane.drivers.base import (
     ServerNotFound,
     ServerSpec,
 )
+from cloudplane.drivers.contract import Driver
 
 SIMULATOR_HOST = "sim-host-1"
 DEFAULT_LATENCY_KEY = "*"
@@ -211,7 +211,7 @@ class _ServerFiles:
             ) from exc
 
 
-class SimulatorDriver(ComputeDriver):
+class SimulatorDriver(Driver):
     """A persistent, deterministic, in-process backend with latency and fault knobs.
 
     ``latency_ms`` maps an operation name (see ``OPERATIONS``) to how long it takes; the

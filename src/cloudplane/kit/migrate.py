@@ -27,7 +27,8 @@ def alembic_config() -> Config:
 def _upgrade(connection: Connection) -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    # "heads": features developed side by side may add revisions on separate branches.
+    command.upgrade(config, "heads")
 
 
 async def upgrade_to_head(engine: AsyncEngine) -> None:
