@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import asyncpg
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -185,11 +187,62 @@ def install_error_handlers(app: FastAPI) -> None:
         message = f"{'.'.join(first['loc'])}: {first['msg']}"
         return error_response(422, "validation_error", message, {"errors": errors})
 
+    async def _outage(_request: Request, exc: Exception) -> JSONResponse:
+        if not is_database_outage(exc):
+            raise exc
+        return error_response(
+            503,
+            "unavailable",
+            "the database is unavailable; retry shortly",
+            {"dependency": "database"},
+            {"Retry-After": str(OUTAGE_RETRY_AFTER_S)},
+        )
+
+    for outage in _OUTAGE_TYPES:
+        app.add_exception_handler(outage, _outage)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _STATUS_CODES.get(exc.status_code, "bad_request")
         headers = dict(exc.headers) if exc.headers else None
         return error_response(exc.status_code, code, str(exc.detail), headers=headers)
+
+
+OUTAGE_RETRY_AFTER_S = 5
+
+_CONNECTION_FAILURES: tuple[type[BaseException], ...] = (
+    ConnectionError,
+    TimeoutError,
+    sqlalchemy.exc.TimeoutError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+)
+_OUTAGE_TYPES: tuple[type[Exception], ...] = (
+    ConnectionError,
+    TimeoutError,
+    sqlalchemy.exc.TimeoutError,
+    sqlalchemy.exc.DBAPIError,
+    asyncpg.exceptions.PostgresError,
+    asyncpg.exceptions.InterfaceError,
+)
+
+
+def is_database_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database cannot be reached right now (a 503, not a bug).
+
+    Connection failures, pool timeouts, connections dropped mid-query, a server that is
+    starting or shutting down, and SQLite's "database is locked" qualify; constraint
+    violations and SQL errors do not.
+    """
+    if isinstance(exc, sqlalchemy.exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        if isinstance(exc, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)):
+            return True
+        return exc.orig is not None and is_database_outage(exc.orig)
+    return isinstance(exc, _CONNECTION_FAILURES)
 
 
 def error_responses(*errors: type[ApiError]) -> dict[int | str, dict[str, Any]]:
