@@ -12,7 +12,7 @@ from cloudplane.audit.schemas import AuditEventOut
 from cloudplane.identity.dependencies import CurrentPrincipal
 from cloudplane.kit.deps import SessionDep
 from cloudplane.kit.errors import BadRequest, Unauthorized, error_responses
-from cloudplane.kit.pagination import ListParamsDep, Page, paginate
+from cloudplane.kit.pagination import ListParamsDep, Page, paginate, where_equal
 
 router = APIRouter(prefix="/api/v1/audit-events", tags=["audit"])
 
@@ -34,14 +34,13 @@ async def list_audit_events(
         stmt = stmt.where(AuditEvent.project_id == principal.project_id)
     elif project_id is not None:
         stmt = stmt.where(AuditEvent.project_id == project_id)
-    for column, value in (
+    stmt = where_equal(
+        stmt,
         (AuditEvent.resource_id, resource_id),
         (AuditEvent.resource_type, resource_type),
         (AuditEvent.user_id, user_id),
         (AuditEvent.outcome, outcome),
-    ):
-        if value is not None:
-            stmt = stmt.where(column == value)
+    )
     rows, next_marker = await paginate(
         session,
         stmt,

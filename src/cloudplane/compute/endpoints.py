@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from cloudplane.audit.recorder import note_resource
 from cloudplane.compute import repository, service
@@ -33,7 +33,14 @@ from cloudplane.kit.errors import (
     error_responses,
 )
 from cloudplane.kit.idempotency import IdempotencyDep
-from cloudplane.kit.pagination import ListParamsDep, Page, like_prefix, paginate
+from cloudplane.kit.pagination import (
+    ListParamsDep,
+    Page,
+    paginate,
+    starts_with,
+    timestamped_name_sorts,
+    where_equal,
+)
 
 router = APIRouter(prefix="/api/v1/servers", tags=["compute"])
 
@@ -70,26 +77,21 @@ async def list_servers(
     stmt = repository.servers_query(
         project_id=scope, include_deleted=deleted and principal.is_admin
     )
-    for column, value in (
+    stmt = where_equal(
+        stmt,
         (Server.name, name),
         (Server.status, status_.value if status_ else None),
         (Server.flavor_id, flavor_id),
         (Server.image_id, image_id),
         (Server.host, host),
-    ):
-        if value is not None:
-            stmt = stmt.where(column == value)
+    )
     if name_prefix:
-        stmt = stmt.where(Server.name.like(like_prefix(name_prefix), escape="\\"))
+        stmt = stmt.where(starts_with(Server.name, name_prefix))
     rows, next_marker = await paginate(
         session,
         stmt,
         id_column=Server.id,
-        sort_columns={
-            "created_at": Server.created_at,
-            "updated_at": Server.updated_at,
-            "name": Server.name,
-        },
+        sort_columns=timestamped_name_sorts(Server, Server.name),
         params=params,
     )
     return Page(items=[server_out(row) for row in rows], next_marker=next_marker)
@@ -157,85 +159,72 @@ async def delete_server(
     return _accepted(response, server_accepted(server, operation.id))
 
 
-async def _act(
-    action: ServerAction,
-    server_id: str,
-    response: Response,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    principal: WriterPrincipal,
-) -> ServerAccepted:
-    server, operation = await service.request_action(session, runtime, principal, server_id, action)
-    return _accepted(response, server_accepted(server, operation.id))
+_REQUIRED_CAPABILITY = {
+    ServerAction.PAUSE: Capability.PAUSE,
+    ServerAction.RESUME: Capability.PAUSE,
+    ServerAction.REBOOT: Capability.SOFT_REBOOT,
+}
+
+
+class ServerActions:
+    """Starts a power action on a server for the endpoints below (one dependency for all)."""
+
+    def __init__(
+        self,
+        response: Response,
+        session: SessionDep,
+        runtime: RuntimeDep,
+        principal: WriterPrincipal,
+    ) -> None:
+        self.response = response
+        self.session = session
+        self.runtime = runtime
+        self.principal = principal
+
+    async def __call__(self, action: ServerAction, server_id: str) -> ServerAccepted:
+        capability = _REQUIRED_CAPABILITY.get(action)
+        if capability is not None and capability not in self.runtime.driver.capabilities:
+            raise NotSupported(f"the driver cannot {action.value} servers")
+        server, operation = await service.request_action(
+            self.session, self.runtime, self.principal, server_id, action
+        )
+        return _accepted(self.response, server_accepted(server, operation.id))
+
+
+ActionsDep = Annotated[ServerActions, Depends()]
 
 
 @router.post("/{server_id}/start", status_code=202, responses=_ACTION_ERRORS)
-async def start_server(
-    server_id: str,
-    response: Response,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    principal: WriterPrincipal,
-) -> ServerAccepted:
+async def start_server(server_id: str, act: ActionsDep) -> ServerAccepted:
     """Power on a SHUTOFF server."""
-    return await _act(ServerAction.START, server_id, response, session, runtime, principal)
+    return await act(ServerAction.START, server_id)
 
 
 @router.post("/{server_id}/stop", status_code=202, responses=_ACTION_ERRORS)
-async def stop_server(
-    server_id: str,
-    response: Response,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    principal: WriterPrincipal,
-) -> ServerAccepted:
+async def stop_server(server_id: str, act: ActionsDep) -> ServerAccepted:
     """Shut a server down (graceful, then forced after a timeout)."""
-    return await _act(ServerAction.STOP, server_id, response, session, runtime, principal)
+    return await act(ServerAction.STOP, server_id)
 
 
 @router.post("/{server_id}/reboot", status_code=202, responses=_ACTION_ERRORS)
 async def reboot_server(
-    server_id: str,
-    response: Response,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    principal: WriterPrincipal,
-    body: RebootRequest | None = None,
+    server_id: str, act: ActionsDep, body: RebootRequest | None = None
 ) -> ServerAccepted:
-    """Reboot a server: `soft` (ACTIVE only) or `hard`."""
-    kind = body.type if body is not None else "soft"
-    if kind == "soft" and Capability.SOFT_REBOOT not in runtime.driver.capabilities:
-        raise NotSupported("the driver cannot reboot softly; use a hard reboot")
-    action = ServerAction.REBOOT if kind == "soft" else ServerAction.REBOOT_HARD
-    return await _act(action, server_id, response, session, runtime, principal)
+    """Reboot a server: `soft` (ACTIVE only, the default) or `hard`."""
+    hard = body is not None and body.type == "hard"
+    return await act(ServerAction.REBOOT_HARD if hard else ServerAction.REBOOT, server_id)
 
 
 @router.post("/{server_id}/pause", status_code=202, responses=_ACTION_ERRORS)
-async def pause_server(
-    server_id: str,
-    response: Response,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    principal: WriterPrincipal,
-) -> ServerAccepted:
+async def pause_server(server_id: str, act: ActionsDep) -> ServerAccepted:
     """Freeze an ACTIVE server in memory."""
-    if Capability.PAUSE not in runtime.driver.capabilities:
-        raise NotSupported("the driver cannot pause servers")
-    return await _act(ServerAction.PAUSE, server_id, response, session, runtime, principal)
+    return await act(ServerAction.PAUSE, server_id)
 
 
 @router.post("/{server_id}/resume", status_code=202, responses=_ACTION_ERRORS)
-async def resume_server(
-    server_id: str,
-    response: Response,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    principal: WriterPrincipal,
-) -> ServerAccepted:
+async def resume_server(server_id: str, act: ActionsDep) -> ServerAccepted:
     """Unfreeze a PAUSED server."""
-    if Capability.PAUSE not in runtime.driver.capabilities:
-        raise NotSupported("the driver cannot pause servers")
-    return await _act(ServerAction.RESUME, server_id, response, session, runtime, principal)
+    return await act(ServerAction.RESUME, server_id)
 
 
 @router.get(

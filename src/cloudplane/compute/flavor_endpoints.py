@@ -21,7 +21,14 @@ from cloudplane.kit.errors import (
     error_responses,
 )
 from cloudplane.kit.idempotency import IdempotencyDep
-from cloudplane.kit.pagination import ListParamsDep, Page, like_prefix, paginate
+from cloudplane.kit.pagination import (
+    ListParamsDep,
+    Page,
+    paginate,
+    starts_with,
+    timestamped_name_sorts,
+    where_equal,
+)
 
 router = APIRouter(prefix="/api/v1/flavors", tags=["compute"])
 
@@ -38,21 +45,16 @@ async def list_flavors(
 ) -> Page[FlavorOut]:
     """Flavors: public ones (admins: all), newest first."""
     stmt = flavor_service.listing_query(principal, include_deleted=deleted)
-    if name is not None:
-        stmt = stmt.where(Flavor.name == name)
+    stmt = where_equal(stmt, (Flavor.name, name))
     if name_prefix:
-        stmt = stmt.where(Flavor.name.like(like_prefix(name_prefix), escape="\\"))
+        stmt = stmt.where(starts_with(Flavor.name, name_prefix))
     if is_public is not None and principal.is_admin:
         stmt = stmt.where(Flavor.is_public.is_(is_public))
     rows, next_marker = await paginate(
         session,
         stmt,
         id_column=Flavor.id,
-        sort_columns={
-            "created_at": Flavor.created_at,
-            "updated_at": Flavor.updated_at,
-            "name": Flavor.name,
-        },
+        sort_columns=timestamped_name_sorts(Flavor, Flavor.name),
         params=params,
     )
     return Page(items=[FlavorOut.model_validate(row) for row in rows], next_marker=next_marker)

@@ -23,7 +23,7 @@ from cloudplane.kit.errors import (
     error_responses,
 )
 from cloudplane.kit.idempotency import IdempotencyDep
-from cloudplane.kit.pagination import ListParamsDep, Page, paginate
+from cloudplane.kit.pagination import ListParamsDep, Page, paginate, timestamped_name_sorts
 
 router = APIRouter(prefix="/api/v1/api-keys", tags=["identity"])
 
@@ -37,11 +37,7 @@ async def list_api_keys(
         session,
         repository.api_keys_query(principal.user_id, principal.project_id),
         id_column=ApiKey.id,
-        sort_columns={
-            "created_at": ApiKey.created_at,
-            "updated_at": ApiKey.updated_at,
-            "name": ApiKey.name,
-        },
+        sort_columns=timestamped_name_sorts(ApiKey, ApiKey.name),
         params=params,
     )
     return Page(items=[ApiKeyOut.model_validate(row) for row in rows], next_marker=next_marker)

@@ -33,7 +33,7 @@ from cloudplane.kit.errors import (
     error_responses,
 )
 from cloudplane.kit.idempotency import IdempotencyDep
-from cloudplane.kit.pagination import ListParamsDep, Page, paginate
+from cloudplane.kit.pagination import ListParamsDep, Page, paginate, timestamped_name_sorts
 
 router = APIRouter(prefix="/api/v1/projects", tags=["identity"])
 
@@ -73,11 +73,7 @@ async def list_projects(
         session,
         stmt,
         id_column=Project.id,
-        sort_columns={
-            "created_at": Project.created_at,
-            "updated_at": Project.updated_at,
-            "name": Project.name,
-        },
+        sort_columns=timestamped_name_sorts(Project, Project.name),
         params=params,
     )
     return Page(items=[ProjectOut.model_validate(row) for row in rows], next_marker=next_marker)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudplane.identity.models import ApiKey, Membership, Project, User
 from cloudplane.kit.db import LIVE
-from cloudplane.kit.pagination import like_prefix
+from cloudplane.kit.pagination import starts_with
 
 
 async def get_user(
@@ -90,7 +90,7 @@ def projects_query(
     if name is not None:
         stmt = stmt.where(Project.name == name)
     if name_prefix is not None:
-        stmt = stmt.where(Project.name.like(like_prefix(name_prefix), escape="\\"))
+        stmt = stmt.where(starts_with(Project.name, name_prefix))
     if enabled is not None:
         stmt = stmt.where(Project.enabled.is_(enabled))
     return stmt
@@ -111,7 +111,7 @@ def users_query(
     if username is not None:
         stmt = stmt.where(User.username == username)
     if username_prefix is not None:
-        stmt = stmt.where(User.username.like(like_prefix(username_prefix), escape="\\"))
+        stmt = stmt.where(starts_with(User.username, username_prefix))
     if is_admin is not None:
         stmt = stmt.where(User.is_admin.is_(is_admin))
     if enabled is not None:

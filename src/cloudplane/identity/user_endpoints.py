@@ -21,7 +21,7 @@ from cloudplane.kit.errors import (
     error_responses,
 )
 from cloudplane.kit.idempotency import IdempotencyDep
-from cloudplane.kit.pagination import ListParamsDep, Page, paginate
+from cloudplane.kit.pagination import ListParamsDep, Page, paginate, timestamped_name_sorts
 
 router = APIRouter(prefix="/api/v1/users", tags=["identity"])
 
@@ -59,9 +59,7 @@ async def list_users(
         stmt,
         id_column=User.id,
         sort_columns={
-            "created_at": User.created_at,
-            "updated_at": User.updated_at,
-            "name": User.username,
+            **timestamped_name_sorts(User, User.username),
             "username": User.username,
         },
         params=params,

@@ -26,7 +26,14 @@ from cloudplane.kit.errors import (
     error_responses,
 )
 from cloudplane.kit.idempotency import IdempotencyDep
-from cloudplane.kit.pagination import ListParamsDep, Page, like_prefix, paginate
+from cloudplane.kit.pagination import (
+    ListParamsDep,
+    Page,
+    paginate,
+    starts_with,
+    timestamped_name_sorts,
+    where_equal,
+)
 
 router = APIRouter(prefix="/api/v1/images", tags=["images"])
 
@@ -68,25 +75,20 @@ async def list_images(
     stmt = service.listing_query(
         principal, project_id=project_id, all_projects=all_projects, include_deleted=deleted
     )
-    for column, value in (
+    stmt = where_equal(
+        stmt,
         (Image.name, name),
         (Image.status, status_),
         (Image.disk_format, disk_format),
         (Image.visibility, visibility),
-    ):
-        if value is not None:
-            stmt = stmt.where(column == str(value))
+    )
     if name_prefix:
-        stmt = stmt.where(Image.name.like(like_prefix(name_prefix), escape="\\"))
+        stmt = stmt.where(starts_with(Image.name, name_prefix))
     rows, next_marker = await paginate(
         session,
         stmt,
         id_column=Image.id,
-        sort_columns={
-            "created_at": Image.created_at,
-            "updated_at": Image.updated_at,
-            "name": Image.name,
-        },
+        sort_columns=timestamped_name_sorts(Image, Image.name),
         params=params,
     )
     return Page(items=[ImageOut.model_validate(row) for row in rows], next_marker=next_marker)

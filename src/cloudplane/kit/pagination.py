@@ -13,7 +13,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import ColumnElement, Select, and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -107,3 +107,21 @@ def like_prefix(prefix: str) -> str:
     """A LIKE pattern matching strings that start with ``prefix`` literally."""
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"{escaped}%"
+
+
+def starts_with(column: InstrumentedAttribute[str], prefix: str) -> ColumnElement[bool]:
+    """``column LIKE 'prefix%'`` with the prefix taken literally (``%`` and ``_`` escaped)."""
+    return column.like(like_prefix(prefix), escape="\\")
+
+
+def where_equal(stmt: Select[Row], *filters: tuple[Any, object | None]) -> Select[Row]:
+    """Add ``column = value`` for every ``(column, value)`` whose value was given (not None)."""
+    for column, value in filters:
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return stmt
+
+
+def timestamped_name_sorts(model: Any, name: InstrumentedAttribute[str]) -> SortColumns:
+    """The sort keys of API.md for a resource with timestamps and a name."""
+    return {"created_at": model.created_at, "updated_at": model.updated_at, "name": name}

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloudplane.identity.dependencies import CurrentPrincipal
 from cloudplane.kit.deps import SessionDep
 from cloudplane.kit.errors import BadRequest, NotFound, Unauthorized, error_responses
-from cloudplane.kit.pagination import ListParamsDep, Page, paginate
+from cloudplane.kit.pagination import ListParamsDep, Page, paginate, where_equal
 from cloudplane.operations.models import Operation, OperationEvent
 from cloudplane.operations.schemas import OperationEventOut, OperationOut
 
@@ -73,14 +73,13 @@ async def list_operations(
     stmt = select(Operation)
     if not (principal.is_admin and all_projects):
         stmt = stmt.where(Operation.project_id == principal.project_id)
-    for column, value in (
+    stmt = where_equal(
+        stmt,
         (Operation.resource_id, resource_id),
         (Operation.resource_type, resource_type),
         (Operation.action, action),
         (Operation.status, status),
-    ):
-        if value is not None:
-            stmt = stmt.where(column == value)
+    )
     rows, next_marker = await paginate(
         session,
         stmt,
