@@ -5,6 +5,9 @@ database, the task queue and the worker. An async client in this process keeps a
 of requests in flight. Phase 1 creates every server and waits until none is still building;
 phase 2 deletes every server and waits until none is left. Time from request to ``ACTIVE`` is
 read from the create operations' ``created_at`` and ``finished_at``.
+
+Every server gets a port on a network of its own (``bench-net``, a /20): the seeded ``demo-net``
+is a /24 and holds about 250 servers, fewer than the benchmark boots.
 """
 
 from __future__ import annotations
@@ -26,8 +29,15 @@ import httpx
 # repository root as ``bench.harness`` (as the tests import ``tests.support``).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.harness.api import Catalogue, Login, lift_compute_quota, login, seeded_catalogue
-from bench.harness.processes import CloudplaneService
+from bench.harness.api import (
+    Catalogue,
+    Login,
+    expect,
+    lift_compute_quota,
+    login,
+    seeded_catalogue,
+)
+from bench.harness.processes import CloudplaneService, serve_note
 from bench.harness.report import exit_cleanly_on_sigterm, percentile, print_header, target
 
 SERVERS = 1_000
@@ -37,6 +47,7 @@ POLL_INTERVAL_S = 0.1
 TARGET_SERVERS_PER_S = 100.0
 TARGET_P99_TO_ACTIVE_S = 1.0
 ZERO_LATENCY = '{"*": 0}'
+NETWORK_CIDR = "10.64.0.0/20"
 
 
 @dataclass(slots=True)
@@ -77,11 +88,20 @@ async def send(
             await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
             continue
         if response.status_code != expected:
-            log.failures[f"{response.status_code} {response.text[:120]}"] += 1
+            log.failures[_failure(response)] += 1
             return None
         log.latencies_s.append(time.perf_counter() - began)
         body: dict[str, Any] | None = response.json() if response.content else None
         return body
+
+
+def _failure(response: httpx.Response) -> str:
+    """The status, code and message of an error answer (not its request id, which differs)."""
+    try:
+        error = response.json()["error"]
+        return f"{response.status_code} {error['code']}: {error['message']}"
+    except (ValueError, KeyError, TypeError):
+        return f"{response.status_code} {response.text[:120]}"
 
 
 async def bounded(jobs: Sequence[Callable[[], Awaitable[None]]]) -> None:
@@ -128,8 +148,24 @@ def _at(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def create_network(base_url: str, session: Login) -> str:
+    """A network with room for every server the benchmark boots."""
+    body = expect(
+        httpx.post(
+            f"{base_url}/api/v1/networks",
+            json={"name": "bench-net", "cidr": NETWORK_CIDR},
+            headers=session.headers,
+            timeout=30,
+        ),
+        201,
+        202,
+    )
+    network_id: str = body["id"]
+    return network_id
+
+
 async def create_phase(
-    client: httpx.AsyncClient, catalogue: Catalogue
+    client: httpx.AsyncClient, catalogue: Catalogue, network_id: str
 ) -> tuple[list[str], RequestLog, float, bool]:
     log = RequestLog()
     ids: list[str] = []
@@ -146,6 +182,7 @@ async def create_phase(
                     "name": f"boot-{index:04d}",
                     "flavor_id": catalogue.flavor_id,
                     "image_id": catalogue.image_id,
+                    "networks": [{"network_id": network_id}],
                 },
             )
             if body is not None:
@@ -195,12 +232,12 @@ async def operation_durations(
     return durations, statuses
 
 
-async def run(base_url: str, session: Login, catalogue: Catalogue) -> None:
+async def run(base_url: str, session: Login, catalogue: Catalogue, network_id: str) -> None:
     limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
     async with httpx.AsyncClient(
         base_url=base_url, headers=session.headers, limits=limits, timeout=120
     ) as client:
-        ids, create_log, create_s, built = await create_phase(client, catalogue)
+        ids, create_log, create_s, built = await create_phase(client, catalogue, network_id)
         servers = await list_all(client, "/api/v1/servers")
         statuses = Counter(str(server["status"]) for server in servers)
         print(f"create: {create_log.summary()}")
@@ -267,8 +304,10 @@ def main() -> None:
     print_header(
         f"boot and delete {SERVERS:,} servers through the API",
         [
+            serve_note(),
             "where: cloudplane serve (1 API process, SQLite, in-process worker, simulator "
-            f"with latency {ZERO_LATENCY}) on 127.0.0.1",
+            f"with latency {ZERO_LATENCY}) on 127.0.0.1; m1.tiny, image tiny, one port each "
+            f"on bench-net ({NETWORK_CIDR})",
             f"client: httpx.AsyncClient in this process, at most {CONCURRENCY} requests in "
             f"flight; polls every {POLL_INTERVAL_S:.1f} s; deadline {PHASE_DEADLINE_S:.0f} s "
             "per phase",
@@ -282,7 +321,8 @@ def main() -> None:
             session = login(service.url)
             lift_compute_quota(service.url, session)
             catalogue = seeded_catalogue(service.url, session)
-            asyncio.run(run(service.url, session, catalogue))
+            network_id = create_network(service.url, session)
+            asyncio.run(run(service.url, session, catalogue, network_id))
 
 
 if __name__ == "__main__":

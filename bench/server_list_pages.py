@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.harness.api import Login, expect, login
 from bench.harness.postgres import postgres_reachable, throwaway_database
-from bench.harness.processes import CloudplaneService
+from bench.harness.processes import CloudplaneService, serve_note
 from bench.harness.report import exit_cleanly_on_sigterm, print_header, target
 from bench.harness.server_rows import seed_servers
 from bench.harness.wrk import WrkResult, ensure_wrk, run_wrk
@@ -169,6 +169,7 @@ def main() -> None:
     print_header(
         f"server list pages ({PAGE} items) at {SIZES[0]:,} and {SIZES[1]:,} servers",
         [
+            serve_note(),
             f"where: cloudplane serve (1 API process, simulator) on {' and '.join(engines)}; "
             "rows written straight into the database before the service starts; " + postgres_note,
             f"load: wrk -t1 -c{CONNECTIONS} -d{DURATION_S}s --latency per page after "

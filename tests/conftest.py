@@ -89,6 +89,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         argon2_time_cost=1,
         argon2_memory_kib=32,  # argon2's floor: 8 KiB for each of its 4 lanes
         run_scheduler=False,
+        rate_limit_per_s=0,
         log_json=True,
         log_level="WARNING",
     )

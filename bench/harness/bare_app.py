@@ -25,7 +25,14 @@ SERVER_BODY: dict[str, Any] = {
     "status": "ACTIVE",
     "task_state": None,
     "power_state": "running",
-    "addresses": [],
+    "addresses": [
+        {
+            "network_id": "6a1f7f0e-55b2-4c1e-9a55-0f6f2e1f4b8d",
+            "port_id": "0c2b8f5e-7a0e-4a55-b1b8-0d4c5e2f9a11",
+            "ip": "10.0.0.2",
+            "mac": "fa:16:3e:12:34:56",
+        }
+    ],
     "floating_ips": [],
     "volumes": [],
     "metadata": {},

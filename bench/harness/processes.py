@@ -108,8 +108,49 @@ def running(process: ServerProcess, health_url: str) -> Iterator[ServerProcess]:
         process.start(health_url)
         yield process
         process.check_alive()
+    except BaseException:
+        # A failure of the load generator or a client is often the server having died: say so.
+        if process.process is not None and process.process.poll() is not None:
+            print(
+                f"!! {process.name} had exited with {process.process.returncode}; "
+                f"its log ends:\n{process.log_tail()}",
+                file=sys.stderr,
+            )
+        raise
     finally:
         process.stop()
+
+
+KEEP_SIGPIPE_IGNORED = os.environ.get("BENCH_KEEP_SIGPIPE_IGNORED") == "1"
+"""``cloudplane``'s ``main()`` sets SIGPIPE back to the default action (for its client commands'
+pipes), which the API server inherits: a client closing a connection while the server writes to it
+then kills the server, as ``wrk`` does with the requests in flight when its run ends. With
+``BENCH_KEEP_SIGPIPE_IGNORED=1`` the service is started through the same command-line app without
+that reset; every benchmark says so in its header."""
+
+
+def serve_argv() -> list[str]:
+    """How ``cloudplane serve`` is started."""
+    if KEEP_SIGPIPE_IGNORED:
+        return [
+            sys.executable,
+            "-c",
+            "import sys; sys.argv = ['cloudplane', 'serve']; "
+            "from cloudplane.cli.main import app; app()",
+        ]
+    return [sys.executable, "-m", "cloudplane", "serve"]
+
+
+def serve_note() -> str:
+    """A header line naming how the service is started."""
+    settings = "CLOUDPLANE_RATE_LIMIT_PER_S=0 (no per-user rate limit), log level WARNING"
+    if KEEP_SIGPIPE_IGNORED:
+        return (
+            "service command: cloudplane's CLI app with 'serve', SIGPIPE left ignored "
+            "(BENCH_KEEP_SIGPIPE_IGNORED=1; `python -m cloudplane serve` dies of SIGPIPE "
+            f"when a client hangs up mid-response); {settings}"
+        )
+    return f"service command: python -m cloudplane serve; {settings}"
 
 
 def service_env(
@@ -128,6 +169,9 @@ def service_env(
             "CLOUDPLANE_PORT": str(port),
             "CLOUDPLANE_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "CLOUDPLANE_LOG_LEVEL": "WARNING",
+            # The benchmarks load the service as one user, far past the per-user rate limit:
+            # what they measure is the service's capacity, not the limiter's answer.
+            "CLOUDPLANE_RATE_LIMIT_PER_S": "0",
         }
     )
     if database_url is not None:
@@ -165,7 +209,8 @@ class CloudplaneService:
             check=False,
         )
         if result.returncode != 0:
-            raise RuntimeError(f"cloudplane migrate failed:\n{result.stdout}\n{result.stderr}")
+            output = f"{result.stdout}\n{result.stderr}".strip()
+            raise RuntimeError(f"cloudplane migrate failed:\n…{output[-3000:]}")
 
     @contextmanager
     def serving(self, extra_env: Mapping[str, str] | None = None) -> Iterator[CloudplaneService]:
@@ -174,7 +219,7 @@ class CloudplaneService:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.process = ServerProcess(
             "cloudplane serve",
-            [sys.executable, "-m", "cloudplane", "serve"],
+            serve_argv(),
             {**self.env, **(extra_env or {})},
             self.data_dir.parent / f"{self.data_dir.name}-serve.log",
         )

@@ -22,21 +22,45 @@ from cloudplane.kit.logging import configure_logging
 from cloudplane.kit.metrics import ApiMetrics
 from cloudplane.kit.middleware import RequestMiddleware
 from cloudplane.meta.endpoints import router as meta_router
+from cloudplane.network.floating_ip_endpoints import router as floating_ip_router
+from cloudplane.network.network_endpoints import router as network_router
+from cloudplane.network.port_endpoints import router as port_router
+from cloudplane.network.security_group_endpoints import router as security_group_router
+from cloudplane.network.security_group_endpoints import rule_router as security_group_rule_router
+from cloudplane.network.sweeper import sweep_network_leaks
 from cloudplane.operations.endpoints import router as operation_router
 from cloudplane.operations.event_stream import router as event_router
 from cloudplane.operations.scheduler import JobSpec, Scheduler
 from cloudplane.operations.sweeper import recover_after_restart, sweep_operations
+from cloudplane.runtime import Runtime
 from cloudplane.seed import prepare_database
 from cloudplane.settings import Settings
+from cloudplane.storage.attachment_endpoints import router as attachment_router
+from cloudplane.storage.attachment_sweep import sweep_volume_attachments
+from cloudplane.storage.pool_endpoints import router as storage_pool_router
+from cloudplane.storage.snapshot_endpoints import router as snapshot_router
+from cloudplane.storage.volume_endpoints import router as volume_router
+from cloudplane.storage.volume_type_endpoints import router as volume_type_router
 
 OPENAPI_TAGS = [
     {"name": "meta", "description": "Health, readiness, metrics and version."},
     {"name": "identity", "description": "Tokens, projects, users, memberships, keys, quotas."},
     {"name": "compute", "description": "Flavors and servers."},
     {"name": "images", "description": "Bootable disk images."},
+    {"name": "storage", "description": "Storage pools, volume types, volumes and snapshots."},
+    {
+        "name": "network",
+        "description": "Networks, ports, floating IPs and security groups.",
+    },
     {"name": "operations", "description": "Asynchronous work and its events."},
     {"name": "audit", "description": "The record of every mutating request."},
 ]
+
+
+async def sweep_leaks(runtime: Runtime) -> None:
+    """Ports, floating-IP associations and volume attachments left by deleted servers."""
+    await sweep_network_leaks(runtime)
+    await sweep_volume_attachments(runtime)
 
 
 def periodic_jobs(settings: Settings) -> list[JobSpec]:
@@ -44,6 +68,7 @@ def periodic_jobs(settings: Settings) -> list[JobSpec]:
     return [
         JobSpec("operations.sweep", settings.sweep_interval_s, sweep_operations),
         JobSpec("servers.reconcile", settings.reconcile_interval_s, reconcile_servers_job),
+        JobSpec("leaks.sweep", settings.leak_sweep_interval_s, sweep_leaks),
     ]
 
 
@@ -88,6 +113,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         flavor_router,
         image_router,
         compute_router,
+        attachment_router,
+        storage_pool_router,
+        volume_type_router,
+        volume_router,
+        snapshot_router,
+        network_router,
+        port_router,
+        floating_ip_router,
+        security_group_router,
+        security_group_rule_router,
         operation_router,
         event_router,
         audit_router,

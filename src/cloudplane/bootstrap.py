@@ -9,11 +9,15 @@ from cloudplane.identity.authenticator import Authenticator
 from cloudplane.identity.passwords import PasswordHashing
 from cloudplane.identity.tokens import TokenCodec, load_or_create_secret
 from cloudplane.kit.db import create_engine, session_factory
+from cloudplane.kit.rate_limit import RateLimiter
 from cloudplane.kit.task_queue import TaskQueue, build_broker
+from cloudplane.network.registration import register_network_feature
 from cloudplane.operations.handlers import HandlerRegistry
 from cloudplane.operations.runner import execute_operation
 from cloudplane.runtime import Runtime
 from cloudplane.settings import Settings
+from cloudplane.storage.repository import storage_usage
+from cloudplane.storage.tasks import register_storage_handlers
 
 
 async def build_runtime(settings: Settings) -> Runtime:
@@ -35,6 +39,7 @@ async def build_runtime(settings: Settings) -> Runtime:
     await driver.open()
     handlers = HandlerRegistry()
     register_compute_handlers(handlers)
+    register_storage_handlers(handlers)
     runtime = Runtime(
         settings=settings,
         engine=engine,
@@ -45,6 +50,9 @@ async def build_runtime(settings: Settings) -> Runtime:
         passwords=PasswordHashing(
             time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
         ),
+        rate_limiter=RateLimiter(
+            rate_per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst
+        ),
     )
 
     async def _execute(operation_id: str) -> None:
@@ -52,6 +60,8 @@ async def build_runtime(settings: Settings) -> Runtime:
 
     runtime.queue = TaskQueue(build_broker(settings), _execute)
     runtime.usage_counters.append(server_usage)
+    runtime.usage_counters.append(storage_usage)
+    register_network_feature(runtime)
     return runtime
 
 

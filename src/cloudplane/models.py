@@ -6,21 +6,43 @@ from cloudplane.identity.models import ApiKey, Membership, Project, Quota, User
 from cloudplane.images.models import Image
 from cloudplane.kit.db import Base
 from cloudplane.kit.idempotency_models import IdempotencyRecord
+from cloudplane.network.models import (
+    FloatingIp,
+    IpAllocation,
+    Network,
+    Port,
+    PortSecurityGroup,
+    SecurityGroup,
+    SecurityGroupRule,
+)
 from cloudplane.operations.models import Operation, OperationEvent, PeriodicJob
+from cloudplane.storage.models import Snapshot, StoragePool, Volume, VolumeAttachment, VolumeType
 
 __all__ = [
     "ApiKey",
     "AuditEvent",
     "Base",
     "Flavor",
+    "FloatingIp",
     "IdempotencyRecord",
     "Image",
+    "IpAllocation",
     "Membership",
+    "Network",
     "Operation",
     "OperationEvent",
     "PeriodicJob",
+    "Port",
+    "PortSecurityGroup",
     "Project",
     "Quota",
+    "SecurityGroup",
+    "SecurityGroupRule",
     "Server",
+    "Snapshot",
+    "StoragePool",
     "User",
+    "Volume",
+    "VolumeAttachment",
+    "VolumeType",
 ]

@@ -21,7 +21,9 @@ from cloudplane.images.tiny_image import TINY_IMAGE_NAME, build_tiny_image
 from cloudplane.kit.db import new_id, unit_of_work
 from cloudplane.kit.logging import get_logger
 from cloudplane.kit.migrate import upgrade_to_head
+from cloudplane.network.seed import seed_networks
 from cloudplane.runtime import Runtime
+from cloudplane.storage.seed import seed_storage
 
 log = get_logger(__name__)
 
@@ -65,6 +67,8 @@ async def seed(session: AsyncSession, runtime: Runtime) -> None:
         for name, vcpus, ram_mb, disk_gb in SEED_FLAVORS
     )
     await _seed_tiny_image(session, runtime, demo.id)
+    await seed_storage(session, runtime)
+    await seed_networks(session, demo.id)
     if given is None:
         # Printed once, on the first start only: the operator needs it to log in.
         print(f"cloudplane: created user 'admin' with password: {password}", file=sys.stderr)

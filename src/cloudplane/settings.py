@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     run_scheduler: bool = Field(default=True, description="Run periodic jobs in this process.")
     reconcile_interval_s: float = 10.0
     sweep_interval_s: float = 5.0
+    leak_sweep_interval_s: float = 60.0
     pending_resend_after_s: float = 15.0
     operation_lease_s: float = 120.0
     operation_deadline_s: float = 600.0
@@ -62,6 +63,11 @@ class Settings(BaseSettings):
     simulator_fail: list[str] = Field(
         default_factory=list, description='Operations that fail, e.g. ["create_server"].'
     )
+
+    rate_limit_per_s: float = Field(
+        default=50.0, ge=0, description="Requests per second per user or API key; 0 = no limit."
+    )
+    rate_limit_burst: int = Field(default=200, ge=0, description="Requests allowed at once.")
 
     idempotency_ttl_s: int = 24 * 3600
     max_upload_bytes: int = 64 * 1024**3

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudplane.audit.recorder import note_resource
 from cloudplane.compute import repository, service
@@ -17,6 +18,7 @@ from cloudplane.compute.schemas import (
     ServerOut,
     ServerUpdate,
 )
+from cloudplane.compute.server_extras import NO_EXTRAS, load_server_extras
 from cloudplane.compute.states import ServerAction, ServerStatus
 from cloudplane.compute.views import server_accepted, server_out
 from cloudplane.drivers.base import Capability, DriverError
@@ -46,6 +48,18 @@ router = APIRouter(prefix="/api/v1/servers", tags=["compute"])
 
 _READ_ERRORS = error_responses(Unauthorized, NotFound)
 _ACTION_ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Conflict, NotSupported)
+
+
+async def _server_out(session: AsyncSession, server: Server) -> ServerOut:
+    extras = await load_server_extras(session, [server.id])
+    return server_out(server, extras.get(server.id, NO_EXTRAS))
+
+
+async def _server_accepted(
+    session: AsyncSession, server: Server, operation_id: str
+) -> ServerAccepted:
+    extras = await load_server_extras(session, [server.id])
+    return server_accepted(server, operation_id, extras.get(server.id, NO_EXTRAS))
 
 
 def _accepted(response: Response, accepted: ServerAccepted) -> ServerAccepted:
@@ -94,7 +108,11 @@ async def list_servers(
         sort_columns=timestamped_name_sorts(Server, Server.name),
         params=params,
     )
-    return Page(items=[server_out(row) for row in rows], next_marker=next_marker)
+    extras = await load_server_extras(session, [row.id for row in rows])
+    return Page(
+        items=[server_out(row, extras.get(row.id, NO_EXTRAS)) for row in rows],
+        next_marker=next_marker,
+    )
 
 
 @router.post(
@@ -114,7 +132,7 @@ async def create_server(
     """Create a server; it is built asynchronously (BUILD → ACTIVE)."""
     server, operation = await service.create_server(session, runtime, principal, body)
     note_resource(request, server.id)
-    accepted = _accepted(response, server_accepted(server, operation.id))
+    accepted = _accepted(response, await _server_accepted(session, server, operation.id))
     await idempotency.remember(
         status.HTTP_202_ACCEPTED, accepted, location=response.headers["Location"]
     )
@@ -132,7 +150,7 @@ async def show_server(
     server = await service.get_server_any_state(
         session, principal, server_id, include_deleted=deleted
     )
-    return server_out(server)
+    return await _server_out(session, server)
 
 
 @router.patch(
@@ -143,7 +161,7 @@ async def update_server(
 ) -> ServerOut:
     """Rename a server or change its description or metadata."""
     server = await service.update_server(session, principal, server_id, body)
-    return server_out(server)
+    return await _server_out(session, server)
 
 
 @router.delete("/{server_id}", status_code=status.HTTP_202_ACCEPTED, responses=_ACTION_ERRORS)
@@ -156,7 +174,7 @@ async def delete_server(
 ) -> ServerAccepted:
     """Delete a server from any state; it goes DELETING and then disappears."""
     server, operation = await service.request_delete(session, runtime, principal, server_id)
-    return _accepted(response, server_accepted(server, operation.id))
+    return _accepted(response, await _server_accepted(session, server, operation.id))
 
 
 _REQUIRED_CAPABILITY = {
@@ -188,7 +206,8 @@ class ServerActions:
         server, operation = await service.request_action(
             self.session, self.runtime, self.principal, server_id, action
         )
-        return _accepted(self.response, server_accepted(server, operation.id))
+        accepted = await _server_accepted(self.session, server, operation.id)
+        return _accepted(self.response, accepted)
 
 
 ActionsDep = Annotated[ServerActions, Depends()]

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from cloudplane.compute.states import ServerStatus
+from cloudplane.network.schemas import NetworkRequest
+from cloudplane.storage.schemas import BootVolumeExisting, BootVolumeRequest
 
 ResourceName = Annotated[
     str,
@@ -25,14 +27,30 @@ MetadataMap = Annotated[
 
 
 class ServerCreate(BaseModel):
+    """A new server boots from ``image_id``, from a new volume made from it
+    (``boot_volume: {size_gb}``), or from an existing volume (``boot_volume: {volume_id}``).
+
+    ``networks`` left out gives the server a port on the project's only usable network (if it
+    has exactly one); ``[]`` gives it none.
+    """
+
     model_config = ConfigDict(extra="forbid")
 
     name: ResourceName
     description: Annotated[str, StringConstraints(max_length=1024)] = ""
     flavor_id: str
-    image_id: str
+    image_id: str | None = None
+    boot_volume: BootVolumeRequest | None = None
+    networks: Annotated[list[NetworkRequest], Field(max_length=16)] | None = None
+    security_groups: Annotated[list[str], Field(max_length=16)] = Field(default_factory=list)
     user_data: Annotated[str | None, StringConstraints(max_length=65535)] = None
     metadata: MetadataMap = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _has_a_boot_source(self) -> ServerCreate:
+        if self.image_id is None and not isinstance(self.boot_volume, BootVolumeExisting):
+            raise ValueError("give image_id, or boot_volume with a volume_id")
+        return self
 
 
 class ServerUpdate(BaseModel):

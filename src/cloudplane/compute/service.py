@@ -11,17 +11,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudplane.compute import repository
 from cloudplane.compute.flavor_service import get_flavor_for_create
-from cloudplane.compute.models import Server
+from cloudplane.compute.models import Flavor, Server
 from cloudplane.compute.schemas import ServerCreate, ServerUpdate
 from cloudplane.compute.states import TRANSITIONS, ServerAction, ServerStatus, TaskState
 from cloudplane.identity.principal import Principal
 from cloudplane.identity.quotas import check_quota, lock_quota
+from cloudplane.images.models import Image
 from cloudplane.images.service import get_bootable_image
 from cloudplane.kit.db import new_id
 from cloudplane.kit.errors import Conflict, NotFound, ValidationFailed
+from cloudplane.network.server_ports import allocate_server_ports
 from cloudplane.operations.models import Operation
 from cloudplane.operations.service import start_operation
 from cloudplane.runtime import Runtime
+from cloudplane.storage.server_volumes import reserve_boot_volume
 
 RESOURCE = "server"
 
@@ -52,24 +55,20 @@ def _visible(principal: Principal, server: Server) -> bool:
 async def create_server(
     session: AsyncSession, runtime: Runtime, principal: Principal, body: ServerCreate
 ) -> tuple[Server, Operation]:
-    """Validate everything, check quota under the project's lock, then store the server.
+    """Validate everything, check quota under the project's lock, then store the server with
+    its boot volume and ports, all in the caller's transaction.
 
-    Nothing is stored when any check fails; a taken name is 409 by the unique constraint.
+    Nothing is stored when any check fails (the caller rolls back); a taken name is 409 by the
+    unique constraint.
     """
     flavor = await get_flavor_for_create(session, principal, body.flavor_id)
-    image = await get_bootable_image(session, principal, body.image_id)
-    if image.min_disk_gb > flavor.disk_gb:
-        raise ValidationFailed(
-            f"image {image.name} needs {image.min_disk_gb} GB of disk; "
-            f"flavor {flavor.name} has {flavor.disk_gb} GB",
-            field="body.flavor_id",
-        )
-    if image.min_ram_mb > flavor.ram_mb:
-        raise ValidationFailed(
-            f"image {image.name} needs {image.min_ram_mb} MB of RAM; "
-            f"flavor {flavor.name} has {flavor.ram_mb} MB",
-            field="body.flavor_id",
-        )
+    image = (
+        await get_bootable_image(session, principal, body.image_id)
+        if body.image_id is not None
+        else None
+    )
+    if image is not None:
+        _check_image_fits_flavor(image, flavor, boots_from_volume=body.boot_volume is not None)
     quota = await lock_quota(session, principal.project_id)
     usage = await repository.server_usage(session, principal.project_id)
     check_quota(quota, usage, {"servers": 1, "vcpus": flavor.vcpus, "ram_mb": flavor.ram_mb})
@@ -80,7 +79,7 @@ async def create_server(
         name=body.name,
         description=body.description,
         flavor_id=flavor.id,
-        image_id=image.id,
+        image_id=image.id if image is not None else None,
         vcpus=flavor.vcpus,
         ram_mb=flavor.ram_mb,
         disk_gb=flavor.disk_gb,
@@ -92,6 +91,12 @@ async def create_server(
     )
     session.add(server)
     await _flush_or_conflict(session, body.name)
+    if body.boot_volume is not None:
+        await reserve_boot_volume(session, runtime, principal, server.id, body.boot_volume, image)
+    if body.networks != []:
+        await allocate_server_ports(
+            session, runtime, principal, server.id, body.networks or [], body.security_groups
+        )
     operation = await start_operation(
         session,
         runtime,
@@ -101,6 +106,22 @@ async def create_server(
         resource_id=server.id,
     )
     return server, operation
+
+
+def _check_image_fits_flavor(image: Image, flavor: Flavor, *, boots_from_volume: bool) -> None:
+    """An image's minimums against the flavor (the disk only when the image is the root disk)."""
+    if not boots_from_volume and image.min_disk_gb > flavor.disk_gb:
+        raise ValidationFailed(
+            f"image {image.name} needs {image.min_disk_gb} GB of disk; "
+            f"flavor {flavor.name} has {flavor.disk_gb} GB",
+            field="body.flavor_id",
+        )
+    if image.min_ram_mb > flavor.ram_mb:
+        raise ValidationFailed(
+            f"image {image.name} needs {image.min_ram_mb} MB of RAM; "
+            f"flavor {flavor.name} has {flavor.ram_mb} MB",
+            field="body.flavor_id",
+        )
 
 
 async def update_server(

@@ -8,6 +8,7 @@ built so a deleted server never comes back.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from cloudplane.compute import repository
@@ -18,10 +19,16 @@ from cloudplane.images.models import Image
 from cloudplane.images.storage import ImageStore
 from cloudplane.kit.clock import utcnow
 from cloudplane.kit.db import unit_of_work
+from cloudplane.network.server_ports import plug_server_ports, release_server_ports
 from cloudplane.operations.handlers import HandlerRegistry
 from cloudplane.operations.models import Operation
 from cloudplane.operations.service import finish_operation, record_event
 from cloudplane.runtime import Runtime
+from cloudplane.storage.server_volume_lifecycle import (
+    finish_server_volumes,
+    prepare_server_volumes,
+    release_server_volumes,
+)
 
 RESOURCE = "server"
 
@@ -78,8 +85,15 @@ class CreateServer:
         if server is None or server.task_state != TaskState.SPAWNING.value:
             await _yield_to_delete(runtime, operation, "the server was deleted before it was built")
             return
-        spec = _spec(server, image, ImageStore(runtime.settings.images_dir))
+        block_devices = await prepare_server_volumes(runtime, server.id)
+        interfaces = await plug_server_ports(runtime, server.id)
+        spec = replace(
+            _spec(server, image, ImageStore(runtime.settings.images_dir)),
+            block_devices=block_devices,
+            interfaces=interfaces,
+        )
         info = await runtime.driver.create_server(spec)
+        await finish_server_volumes(runtime, server.id, built=True)
         async with unit_of_work(runtime.sessions, write=True) as session:
             built = await repository.compare_and_set(
                 session,
@@ -99,6 +113,7 @@ class CreateServer:
 
     async def fail(self, runtime: Runtime, operation: Operation, reason: str) -> None:
         await _fail_server(runtime, operation, reason, task_state=TaskState.SPAWNING)
+        await finish_server_volumes(runtime, operation.resource_id, built=False)
 
 
 class PowerAction:
@@ -152,6 +167,10 @@ class DeleteServer:
                 server.task_state = None
                 server.power_state = "nostate"
                 server.mark_deleted(server.id)
+                # Ports, floating-IP associations and volumes go in the same transaction, so
+                # a deleted server never leaves them pointing at it.
+                await release_server_ports(session, runtime, server.id)
+                await release_server_volumes(session, runtime, server.id)
             await finish_operation(session, operation.id)
 
     async def fail(self, runtime: Runtime, operation: Operation, reason: str) -> None:

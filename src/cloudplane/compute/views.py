@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from cloudplane.compute.models import Server
 from cloudplane.compute.schemas import Fault, ServerAccepted, ServerOut
+from cloudplane.compute.server_extras import NO_EXTRAS, ServerExtras
 from cloudplane.compute.states import ServerStatus
 
 
-def server_out(server: Server) -> ServerOut:
+def server_out(server: Server, extras: ServerExtras = NO_EXTRAS) -> ServerOut:
     fault = None
     if server.fault_code and server.fault_message and server.fault_at:
         fault = Fault(code=server.fault_code, message=server.fault_message, at=server.fault_at)
@@ -23,9 +24,9 @@ def server_out(server: Server) -> ServerOut:
         status=ServerStatus(status),
         task_state=server.task_state,
         power_state=server.power_state,
-        addresses=[],
-        floating_ips=[],
-        volumes=[],
+        addresses=extras.addresses,
+        floating_ips=extras.floating_ips,
+        volumes=extras.volumes,
         metadata=dict(server.metadata_ or {}),
         fault=fault,
         host=server.host,
@@ -35,5 +36,7 @@ def server_out(server: Server) -> ServerOut:
     )
 
 
-def server_accepted(server: Server, operation_id: str) -> ServerAccepted:
-    return ServerAccepted(**server_out(server).model_dump(), operation_id=operation_id)
+def server_accepted(
+    server: Server, operation_id: str, extras: ServerExtras = NO_EXTRAS
+) -> ServerAccepted:
+    return ServerAccepted(**server_out(server, extras).model_dump(), operation_id=operation_id)

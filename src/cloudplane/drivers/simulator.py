@@ -34,6 +34,8 @@ from cloudplane.drivers.base import (
     ServerSpec,
 )
 from cloudplane.drivers.contract import Driver
+from cloudplane.drivers.simulator_network import NETWORK_OPERATIONS, SimulatedNetwork
+from cloudplane.drivers.simulator_storage import STORAGE_OPERATIONS, SimulatedStorage
 
 SIMULATOR_HOST = "sim-host-1"
 DEFAULT_LATENCY_KEY = "*"
@@ -53,6 +55,8 @@ OPERATIONS = frozenset(
         "list_servers",
         "get_console",
     }
+    | STORAGE_OPERATIONS
+    | NETWORK_OPERATIONS
 )
 
 _STATE_FORMAT = 1
@@ -211,7 +215,7 @@ class _ServerFiles:
             ) from exc
 
 
-class SimulatorDriver(Driver):
+class SimulatorDriver(SimulatedStorage, SimulatedNetwork, Driver):
     """A persistent, deterministic, in-process backend with latency and fault knobs.
 
     ``latency_ms`` maps an operation name (see ``OPERATIONS``) to how long it takes; the
@@ -247,10 +251,14 @@ class SimulatorDriver(Driver):
     async def open(self) -> None:
         """Load every server from the state directory, creating the directory if needed."""
         self._servers = await asyncio.to_thread(self._files.load_all)
+        await self.open_storage(self._files.directory / "volumes")
+        await self.open_network_state(self._files.directory / "network")
 
     async def close(self) -> None:
         """Forget the in-memory copy; the files stay. Safe to call more than once."""
         self._servers = None
+        await self.close_storage()
+        self.close_network_state()
 
     async def check(self) -> None:
         await self._simulate("check")

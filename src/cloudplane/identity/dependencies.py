@@ -9,7 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cloudplane.identity.principal import Principal
 from cloudplane.kit.deps import RuntimeDep
-from cloudplane.kit.errors import Forbidden, Unauthorized
+from cloudplane.kit.errors import Forbidden, RateLimited, Unauthorized
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -27,6 +27,10 @@ async def current_principal(
         raise Unauthorized("a bearer token is required")
     principal = await runtime.authenticator.authenticate(credentials.credentials)
     request.state.principal = principal
+    caller = f"key:{principal.api_key_id}" if principal.api_key_id else f"user:{principal.user_id}"
+    retry_after_s = runtime.rate_limiter.take(caller)
+    if retry_after_s is not None:
+        raise RateLimited("too many requests; slow down", retry_after_s=retry_after_s)
     return principal
 
 

@@ -14,6 +14,7 @@ from cloudplane.images.models import Image
 from cloudplane.images.schemas import Visibility
 from cloudplane.kit.clock import utcnow
 from cloudplane.kit.db import LIVE
+from cloudplane.storage.models import Volume
 
 
 class RowLock(enum.Enum):
@@ -86,9 +87,12 @@ async def image_usage(session: AsyncSession, image_id: str) -> dict[str, int]:
     """The in-use check: how many live resources of each kind use the image.
 
     An image with any non-zero count cannot be deleted. Every kind that can refer to an image
-    adds its count here (volumes created from an image will).
+    adds its count here.
     """
     servers = await session.scalar(
         select(func.count(Server.id)).where(Server.image_id == image_id, Server.deleted_key == LIVE)
     )
-    return {"servers": int(servers or 0)}
+    volumes = await session.scalar(
+        select(func.count(Volume.id)).where(Volume.image_id == image_id, Volume.deleted_key == LIVE)
+    )
+    return {"servers": int(servers or 0), "volumes": int(volumes or 0)}

@@ -162,9 +162,9 @@ async def delete_image(
     """Soft-delete an image nothing live uses (else 409) and remove its file after commit."""
     image = await get_image(session, principal, image_id, lock=RowLock.UPDATE)
     _check_may_change(principal, image)
-    usage = await repository.image_usage(session, image_id)
-    if any(usage.values()):
-        users = ", ".join(f"{count} {kind}" for kind, count in usage.items() if count)
+    usage = {kind: n for kind, n in (await repository.image_usage(session, image_id)).items() if n}
+    if usage:
+        users = ", ".join(f"{count} {kind}" for kind, count in usage.items())
         raise Conflict(
             f"image {image_id} is in use by {users}", status=image.status, in_use_by=usage
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from tests.support.api import ApiSession
+from tests.support.api import ApiSession, worker_held
 from tests.support.factories import active_server, catalogue_ids, new_project_member, set_quota
 
 ALL_ENGINES = pytest.mark.parametrize(
@@ -60,10 +60,13 @@ async def test_two_concurrent_actions_on_one_server_start_one_operation(
     admin: ApiSession,
 ) -> None:
     server = await active_server(admin)
-    stop, pause = await asyncio.gather(
-        admin.post(f"/servers/{server['id']}/stop"),
-        admin.post(f"/servers/{server['id']}/pause"),
-    )
+    # With the worker held, the first action is still in flight when the second one arrives
+    # (otherwise a fast worker could finish stop before pause and both be legal in turn).
+    async with worker_held(admin.runtime):
+        stop, pause = await asyncio.gather(
+            admin.post(f"/servers/{server['id']}/stop"),
+            admin.post(f"/servers/{server['id']}/pause"),
+        )
     assert sorted([stop.status_code, pause.status_code]) == [202, 409]
     await admin.settle()
     operations = (await admin.get("/operations", params={"resource_id": server["id"]})).json()

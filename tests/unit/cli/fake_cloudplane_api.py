@@ -2,7 +2,8 @@
 
 It implements only what the client commands use, with API.md's bodies, errors, keyset
 pagination and 202 + operation flow. Operations advance when they are read (pending → running →
-succeeded/failed), so a client's polling drives them and no timer is involved.
+succeeded/failed), and so do resources that settle without an operation (a network in BUILD), so
+a client's polling drives them and no timer is involved.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 Json = dict[str, Any]
@@ -31,6 +32,15 @@ COLLECTIONS = (
     "api-keys",
     "operations",
     "audit-events",
+    "volumes",
+    "snapshots",
+    "storage-pools",
+    "volume-types",
+    "networks",
+    "ports",
+    "floating-ips",
+    "security-groups",
+    "security-group-rules",
 )
 
 
@@ -83,6 +93,7 @@ class FakeCloudplane:
     members: dict[tuple[str, str], str] = field(default_factory=dict)
     _polls: dict[str, int] = field(default_factory=dict)
     _effects: dict[str, tuple[Callable[[], None], Callable[[], None]]] = field(default_factory=dict)
+    _settling: dict[str, tuple[int, Json]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in COLLECTIONS:
@@ -99,7 +110,7 @@ class FakeCloudplane:
         self.access_tokens[token] = datetime.now(UTC) + self.token_ttl
         return token
 
-    def add(self, kind: str, **fields: Any) -> Json:
+    def add(self, kind: str, /, **fields: Any) -> Json:
         item: Json = {"id": new_id(), "created_at": rfc3339(datetime.now(UTC)), **fields}
         self.store[kind][item["id"]] = item
         return item
@@ -120,6 +131,76 @@ class FakeCloudplane:
         }
         return self.add("servers", name=name, status=status, **{**defaults, **fields})
 
+    def add_volume(self, name: str, status: str = "available", **fields: Any) -> Json:
+        defaults: Json = {
+            "description": "",
+            "project_id": self.project_id,
+            "user_id": self.user_id,
+            "size_gb": 1,
+            "volume_type": "standard",
+            "volume_type_id": new_id(),
+            "storage_pool_id": new_id(),
+            "bootable": False,
+            "image_id": None,
+            "snapshot_id": None,
+            "attachments": [],
+            "delete_on_termination": False,
+            "error": None,
+            "deleted_at": None,
+        }
+        return self.add("volumes", name=name, status=status, **{**defaults, **fields})
+
+    def add_network(self, name: str, cidr: str = "10.0.0.0/24", **fields: Any) -> Json:
+        defaults: Json = {
+            "description": "",
+            "project_id": self.project_id,
+            "ip_version": 4,
+            "gateway_ip": None,
+            "allocation_pools": [],
+            "external": False,
+            "shared": False,
+            "status": "ACTIVE",
+            "deleted_at": None,
+        }
+        return self.add("networks", name=name, cidr=cidr, **{**defaults, **fields})
+
+    def add_port(self, network: Json, fixed_ip: str, name: str = "", **fields: Any) -> Json:
+        defaults: Json = {
+            "description": "",
+            "project_id": self.project_id,
+            "mac": "fa:16:3e:00:00:01",
+            "device_id": None,
+            "device_owner": None,
+            "security_groups": [],
+            "status": "DOWN",
+            "deleted_at": None,
+        }
+        item = {"network_id": network["id"], "fixed_ips": [fixed_ip], **defaults, **fields}
+        return self.add("ports", name=name, **item)
+
+    def add_floating_ip(self, ip: str, network: Json, **fields: Any) -> Json:
+        defaults: Json = {
+            "project_id": self.project_id,
+            "port_id": None,
+            "server_id": None,
+            "fixed_ip": None,
+            "status": "DOWN",
+            "task_state": None,
+            "description": "",
+            "deleted_at": None,
+        }
+        return self.add("floating-ips", ip=ip, network_id=network["id"], **{**defaults, **fields})
+
+    def add_security_group(self, name: str, **fields: Any) -> Json:
+        defaults: Json = {"description": "", "project_id": self.project_id, "rules": []}
+        return self.add("security-groups", name=name, **{**defaults, **fields})
+
+    def get_or_404(self, kind: str, item_id: str) -> Json:
+        item = self.store[kind].get(item_id)
+        if item is None:
+            raise FakeApiError(404, "not_found", f"no {kind} {item_id}")
+        return item
+
     def requests_to(self, method: str, path: str) -> list[dict[str, str]]:
         """Query parameters of every request made with ``method`` to exactly ``path``."""
         return [query for m, p, query, _ in self.requests if m == method and p == path]
@@ -135,11 +216,13 @@ class FakeCloudplane:
         resource_id: str,
         on_success: Callable[[], None],
         on_failure: Callable[[], None],
+        *,
+        resource_type: str = "server",
     ) -> Json:
         operation = self.add(
             "operations",
             action=action,
-            resource_type="server",
+            resource_type=resource_type,
             resource_id=resource_id,
             status="pending",
             error=None,
@@ -173,6 +256,21 @@ class FakeCloudplane:
             operation["status"] = "succeeded"
             on_success()
         operation["events"].append({"at": now, "message": f"{operation['action']} finished"})
+
+    def settle_after_reads(self, item: Json, **fields: Any) -> None:
+        """Make ``item`` take ``fields`` once it has been read ``polls_to_finish`` times."""
+        self._settling[item["id"]] = (self.polls_to_finish, fields)
+
+    def observe(self, item: Json) -> None:
+        """One read of ``item``: count towards it settling, if it is settling."""
+        if item["id"] not in self._settling:
+            return
+        reads_left, fields = self._settling[item["id"]]
+        if reads_left > 1:
+            self._settling[item["id"]] = (reads_left - 1, fields)
+            return
+        del self._settling[item["id"]]
+        item.update(fields)
 
 
 class ServerThread:
@@ -213,6 +311,22 @@ def error_response(status: int, code: str, message: str, details: Json | None = 
     if status in {429, 503}:
         headers["Retry-After"] = "0"
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def body_of(request: Request, fake: FakeCloudplane) -> Any:
+    """The request's JSON body (``None`` when empty), recorded in ``fake.bodies``."""
+    body = await request.json() if await request.body() else None
+    fake.bodies.append((request.method, request.url.path, body))
+    return body
+
+
+def accepted_response(body: Json, operation: Json) -> Response:
+    """A ``202 Accepted`` carrying ``body``, its ``operation_id`` and the operation's Location."""
+    return JSONResponse(
+        {**body, "operation_id": operation["id"]},
+        status_code=202,
+        headers={"Location": f"/api/v1/operations/{operation['id']}"},
+    )
 
 
 def page_of(items: list[Json], query: dict[str, str]) -> Json:

@@ -14,11 +14,14 @@ from tests.unit.cli.fake_cloudplane_api import (
     FakeCloudplane,
     Json,
     ReceivedUpload,
+    body_of,
     error_response,
     new_id,
     page_of,
     rfc3339,
 )
+from tests.unit.cli.fake_cloudplane_network_routes import add_network_routes
+from tests.unit.cli.fake_cloudplane_storage_routes import add_storage_routes
 
 PUBLIC_PATHS = {"/api/v1/auth/token", "/api/v1/auth/refresh"}
 # action → (statuses it is allowed from, status in flight, task_state in flight, status after)
@@ -59,16 +62,13 @@ def build_app(fake: FakeCloudplane) -> FastAPI:
 
     add_identity_routes(app, fake)
     add_odd_routes(app, fake)
+    # Before the server routes: POST /servers/{id}/volumes would match a server action.
+    add_storage_routes(app, fake)
+    add_network_routes(app, fake)
     add_server_routes(app, fake)
     add_image_routes(app, fake)
     add_generic_routes(app, fake)
     return app
-
-
-async def body_of(request: Request, fake: FakeCloudplane) -> Any:
-    body = await request.json() if await request.body() else None
-    fake.bodies.append((request.method, request.url.path, body))
-    return body
 
 
 def token_pair(fake: FakeCloudplane) -> Json:
@@ -299,6 +299,7 @@ def add_generic_routes(app: FastAPI, fake: FakeCloudplane) -> None:
         item = fake.store.get(kind, {}).get(item_id)
         if item is None:
             raise FakeApiError(404, "not_found", f"no {kind} {item_id}")
+        fake.observe(item)
         return item
 
     @app.post("/api/v1/{kind}")

@@ -9,7 +9,7 @@ from tests.unit.cli.fake_cloudplane_api import FakeCloudplane
 
 from cloudplane.cli.client.api import API, ApiClient
 from cloudplane.cli.client.errors import ClientError
-from cloudplane.cli.client.lookup import IMAGE, SERVER, USER, resolve_id
+from cloudplane.cli.client.lookup import FLOATING_IP, IMAGE, NETWORK, SERVER, USER, resolve_id
 
 
 def test_a_unique_name_resolves_to_its_id_with_the_name_filter(
@@ -59,3 +59,28 @@ def test_users_are_looked_up_by_username(client: ApiClient, fake: FakeCloudplane
 
     assert resolve_id(client, USER, "bob") == bob["id"]
     assert fake.requests_to("GET", f"{API}/users")[-1]["username"] == "bob"
+
+
+def test_floating_ips_are_looked_up_by_their_address(
+    client: ApiClient, fake: FakeCloudplane
+) -> None:
+    public = fake.add_network("public", external=True)
+    fake.add_floating_ip("203.0.113.8", public)
+    wanted = fake.add_floating_ip("203.0.113.7", public)
+
+    assert resolve_id(client, FLOATING_IP, "203.0.113.7") == wanted["id"]
+    assert fake.requests_to("GET", f"{API}/floating-ips")[-1]["ip"] == "203.0.113.7"
+
+
+def test_a_network_name_shared_by_two_projects_is_ambiguous(
+    client: ApiClient, fake: FakeCloudplane
+) -> None:
+    # A project sees its own networks and every shared one, so names can repeat in a list.
+    fake.add_network("backend")
+    fake.add_network("backend", project_id="other", shared=True)
+
+    with pytest.raises(ClientError) as caught:
+        resolve_id(client, NETWORK, "backend")
+
+    assert caught.value.code == "ambiguous"
+    assert "2 networks are named 'backend'" in caught.value.message

@@ -29,6 +29,15 @@ IMAGE = Kind("image", f"{API}/images")
 PROJECT = Kind("project", f"{API}/projects")
 # Users log in with a username, so that is the name a person types for them.
 USER = Kind("user", f"{API}/users", name_field="username")
+VOLUME = Kind("volume", f"{API}/volumes")
+SNAPSHOT = Kind("snapshot", f"{API}/snapshots")
+STORAGE_POOL = Kind("storage pool", f"{API}/storage-pools")
+VOLUME_TYPE = Kind("volume type", f"{API}/volume-types")
+NETWORK = Kind("network", f"{API}/networks")
+PORT = Kind("port", f"{API}/ports")
+# Floating IPs have no name; the address is what a person knows them by.
+FLOATING_IP = Kind("floating IP", f"{API}/floating-ips", name_field="ip")
+SECURITY_GROUP = Kind("security group", f"{API}/security-groups")
 
 
 def is_uuid(value: str) -> bool:

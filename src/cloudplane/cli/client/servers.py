@@ -9,7 +9,7 @@ import typer
 
 from cloudplane.cli.client.api import API
 from cloudplane.cli.client.credentials import open_client
-from cloudplane.cli.client.lookup import FLAVOR, IMAGE, SERVER, resolve_id
+from cloudplane.cli.client.lookup import FLAVOR, SERVER, resolve_id
 from cloudplane.cli.client.output import (
     Column,
     FormatOption,
@@ -17,6 +17,16 @@ from cloudplane.cli.client.output import (
     print_list,
     print_resource,
     reports_errors,
+)
+from cloudplane.cli.client.server_boot_and_networks import (
+    BootAndNetworks,
+    BootVolumeOption,
+    BootVolumeSizeOption,
+    ImageOption,
+    NetworkOption,
+    NoNetworkOption,
+    PortOption,
+    SecurityGroupOption,
 )
 from cloudplane.cli.client.waiting import TimeoutOption, WaitOption, finish, finish_delete
 
@@ -89,7 +99,13 @@ def show_server(server: ServerArg, fmt: FormatOption = OutputFormat.table) -> No
 def create_server(
     name: Annotated[str, typer.Argument(help="Name of the new server.")],
     flavor: Annotated[str, typer.Option("--flavor", help="Flavor id or name.")],
-    image: Annotated[str, typer.Option("--image", help="Image id or name.")],
+    image: ImageOption = None,
+    boot_volume_size: BootVolumeSizeOption = None,
+    boot_volume: BootVolumeOption = None,
+    networks: NetworkOption = None,
+    ports: PortOption = None,
+    no_network: NoNetworkOption = False,
+    security_groups: SecurityGroupOption = None,
     description: Annotated[str | None, typer.Option(help="Free text.")] = None,
     metadata: Annotated[
         list[str] | None,
@@ -103,7 +119,16 @@ def create_server(
     timeout: TimeoutOption = DEFAULT_TIMEOUT_S,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Create a server from a flavor and an image."""
+    """Create a server from a flavor and an image or a volume, on the networks asked for."""
+    boot_and_networks = BootAndNetworks.from_options(
+        image=image,
+        boot_volume=boot_volume,
+        boot_volume_size=boot_volume_size,
+        networks=networks,
+        ports=ports,
+        no_network=no_network,
+        security_groups=security_groups,
+    )
     body: dict[str, Any] = {"name": name}
     if description is not None:
         body["description"] = description
@@ -113,7 +138,7 @@ def create_server(
         body["user_data"] = _read_user_data(user_data_file)
     with open_client() as client:
         body["flavor_id"] = resolve_id(client, FLAVOR, flavor)
-        body["image_id"] = resolve_id(client, IMAGE, image)
+        body.update(boot_and_networks.request_fields(client))
         accepted = client.create(SERVER.path, body)
         finish(
             client,

@@ -1,0 +1,1 @@
+"""Networking: networks, ports with IPAM, floating IPs and security groups."""

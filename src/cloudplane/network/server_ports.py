@@ -1,0 +1,314 @@
+"""What compute calls to give servers their network interfaces, show them, and take them back.
+
+These functions run inside compute's own transactions and never commit. A server's ports are
+rows like any other port, bound with ``device_id = server id``: ``device_owner = "compute"`` for
+ports made for the server (deleted with it) and ``"compute:attached"`` for the project's own
+ports given to it (unbound, and kept, when it goes).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cloudplane.compute.schemas import ServerAddress, ServerFloatingIp
+from cloudplane.drivers.network_contract import InterfaceSpec
+from cloudplane.identity.principal import Principal
+from cloudplane.kit.clock import utcnow
+from cloudplane.kit.db import LIVE, unit_of_work
+from cloudplane.kit.errors import Conflict, ValidationFailed
+from cloudplane.network import repository
+from cloudplane.network.floating_ip_schemas import FloatingIpTask
+from cloudplane.network.ipam import check_requested_ip
+from cloudplane.network.models import FloatingIp, Network, Port
+from cloudplane.network.network_service import get_usable_network
+from cloudplane.network.port_building import build_ports_on_backend
+from cloudplane.network.port_service import create_port, get_port, remove_port
+from cloudplane.network.repository import RowLock
+from cloudplane.network.schemas import DeviceOwner, NetworkRequest, PortStatus
+from cloudplane.network.security_group_service import groups_for_port
+from cloudplane.operations.service import start_operation
+from cloudplane.runtime import Runtime
+
+
+async def allocate_server_ports(
+    session: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    server_id: str,
+    requests: list[NetworkRequest],
+    security_group_ids: list[str],
+) -> list[Port]:
+    """Give server ``server_id`` its interfaces, in request order; returns their ports.
+
+    ``{network_id, fixed_ip?}`` makes a port owned by the server (with ``security_group_ids``,
+    or the project's ``default`` group when that list is empty), left ``BUILD`` for the
+    server's create operation to build with ``plug_server_ports``; ``{port_id}`` binds an
+    unbound port of the project as it is. With no requests, the project's only usable network
+    (its own or shared, not external) gets a port; with none the server has no interface, and
+    with several it is 409 ``details.reason = "network_ambiguous"``.
+
+    Every request is checked before anything is stored: unknown network, port or group → 404,
+    external network → 403, a bound port or a port given twice → 409, a ``fixed_ip`` outside the
+    network → 422 naming ``body.networks.<i>.fixed_ip``. A taken fixed IP (409) or an exhausted
+    network (409) shows only while storing, so call this inside the server-create transaction:
+    its rollback undoes everything.
+    """
+    if not requests:
+        networks = await repository.usable_networks(session, principal.project_id)
+        if not networks:
+            return []
+        if len(networks) > 1:
+            raise Conflict(
+                "several networks are available; choose with `networks`",
+                reason="network_ambiguous",
+                networks=[network.id for network in networks[:20]],
+            )
+        requests = [NetworkRequest(network_id=networks[0].id)]
+    planned = await _check_requests(session, principal, requests)
+    group_ids: list[str] | None = list(security_group_ids) or None
+    await groups_for_port(session, runtime, principal.project_id, group_ids)
+    ports: list[Port] = []
+    for index, item in enumerate(planned):
+        if isinstance(item, Port):
+            ports.append(_bind(item, server_id))
+            continue
+        network, fixed_ip = item
+        ports.append(
+            await create_port(
+                session,
+                runtime,
+                principal,
+                network=network,
+                fixed_ip=fixed_ip,
+                device_id=server_id,
+                device_owner=DeviceOwner.SERVER,
+                security_group_ids=group_ids,
+                fixed_ip_field=f"body.networks.{index}.fixed_ip",
+                build=False,
+            )
+        )
+    await session.flush()
+    return ports
+
+
+async def server_ports(session: AsyncSession, server_id: str) -> list[Port]:
+    """The server's live ports in interface order (for ``interfaces_for``)."""
+    rows = await session.scalars(
+        select(Port)
+        .where(Port.device_id == server_id, Port.deleted_key == LIVE)
+        .order_by(Port.created_at, Port.id)
+    )
+    return list(rows.all())
+
+
+async def plug_server_ports(runtime: Runtime, server_id: str) -> tuple[InterfaceSpec, ...]:
+    """In the server's create operation, before ``create_server``: build the server's ports on
+    the backend (idempotent), mark them ``ACTIVE``, and return its ``ServerSpec.interfaces``.
+
+    Opens its own transactions; call it outside any session.
+    """
+    async with unit_of_work(runtime.sessions) as session:
+        ports = await server_ports(session, server_id)
+    built = await build_ports_on_backend(runtime, [port.id for port in ports])
+    async with unit_of_work(runtime.sessions, write=True) as session:
+        for port in built:
+            await repository.compare_and_set(
+                session,
+                Port,
+                port.id,
+                expect={"status": PortStatus.BUILD.value},
+                values={"status": PortStatus.ACTIVE.value},
+            )
+    return interfaces_for(built)
+
+
+def interfaces_for(ports: Sequence[Port]) -> tuple[InterfaceSpec, ...]:
+    """The ``ServerSpec.interfaces`` of a server with these ports, in the same order."""
+    return tuple(
+        InterfaceSpec(
+            port_id=port.id,
+            network_id=port.network_id,
+            mac=port.mac,
+            fixed_ips=tuple(port.fixed_ips),
+        )
+        for port in ports
+    )
+
+
+async def server_addresses(
+    session: AsyncSession, server_ids: Iterable[str]
+) -> dict[str, list[ServerAddress]]:
+    """Each server's ``addresses`` (one entry per fixed IP), for a whole page in one query."""
+    ids = list(server_ids)
+    found: dict[str, list[ServerAddress]] = defaultdict(list)
+    if not ids:
+        return found
+    ports = await session.scalars(
+        select(Port)
+        .where(Port.device_id.in_(ids), Port.deleted_key == LIVE)
+        .order_by(Port.created_at, Port.id)
+    )
+    for port in ports:
+        assert port.device_id is not None
+        found[port.device_id].extend(
+            ServerAddress(network_id=port.network_id, port_id=port.id, ip=ip, mac=port.mac)
+            for ip in port.fixed_ips
+        )
+    return found
+
+
+async def server_floating_ips(
+    session: AsyncSession, server_ids: Iterable[str]
+) -> dict[str, list[ServerFloatingIp]]:
+    """Each server's ``floating_ips``, for a whole page in one query."""
+    ids = list(server_ids)
+    found: dict[str, list[ServerFloatingIp]] = defaultdict(list)
+    if not ids:
+        return found
+    rows = await session.execute(
+        select(Port.device_id, FloatingIp.id, FloatingIp.ip)
+        .join(Port, Port.id == FloatingIp.port_id)
+        .where(
+            Port.device_id.in_(ids),
+            Port.deleted_key == LIVE,
+            FloatingIp.deleted_key == LIVE,
+        )
+        .order_by(FloatingIp.created_at, FloatingIp.id)
+    )
+    for server_id, floating_ip_id, ip in rows:
+        if server_id is not None:
+            found[server_id].append(ServerFloatingIp(id=floating_ip_id, ip=ip))
+    return found
+
+
+@dataclass(slots=True)
+class ReleasedPorts:
+    """What ``release_ports_of_server`` changed (the leak sweep audits it)."""
+
+    deleted: list[Port] = field(default_factory=list)
+    unbound: list[Port] = field(default_factory=list)
+    disassociated: list[FloatingIp] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.deleted or self.unbound or self.disassociated)
+
+
+async def release_server_ports(session: AsyncSession, runtime: Runtime, server_id: str) -> None:
+    """On server delete: delete the ports made for it, unbind the ports it was given, and
+    disassociate its floating IPs (they stay allocated to the project). Idempotent."""
+    await release_ports_of_server(session, runtime, server_id)
+
+
+async def release_ports_of_server(
+    session: AsyncSession, runtime: Runtime, server_id: str
+) -> ReleasedPorts:
+    released = ReleasedPorts()
+    ports = list(
+        (
+            await session.scalars(
+                select(Port)
+                .where(Port.device_id == server_id, Port.deleted_key == LIVE)
+                .order_by(Port.created_at, Port.id)
+                .with_for_update()
+            )
+        ).all()
+    )
+    kept = [port for port in ports if port.device_owner != DeviceOwner.SERVER.value]
+    released.disassociated = await _disassociate_from(session, runtime, kept)
+    for port in ports:
+        if port in kept:
+            _unbind(port)
+            released.unbound.append(port)
+        elif await remove_port(session, runtime, None, port):
+            released.deleted.append(port)
+    await session.flush()
+    return released
+
+
+async def _disassociate_from(
+    session: AsyncSession, runtime: Runtime, ports: Sequence[Port]
+) -> list[FloatingIp]:
+    """Start removing floating-IP mappings onto ports that survive the server."""
+    if not ports:
+        return []
+    floating_ips = list(
+        (
+            await session.scalars(
+                select(FloatingIp).where(
+                    FloatingIp.port_id.in_([port.id for port in ports]),
+                    FloatingIp.deleted_key == LIVE,
+                )
+            )
+        ).all()
+    )
+    for floating_ip in floating_ips:
+        # An association still in flight sees its task replaced and undoes its own mapping.
+        await session.execute(
+            update(FloatingIp)
+            .where(FloatingIp.id == floating_ip.id)
+            .values(task_state=FloatingIpTask.DISASSOCIATING.value, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        await start_operation(
+            session,
+            runtime,
+            None,
+            action="disassociate",
+            resource_type="floating_ip",
+            resource_id=floating_ip.id,
+        )
+    return floating_ips
+
+
+async def _check_requests(
+    session: AsyncSession, principal: Principal, requests: Sequence[NetworkRequest]
+) -> list[Port | tuple[Network, str | None]]:
+    planned: list[Port | tuple[Network, str | None]] = []
+    given: set[str] = set()
+    for index, request in enumerate(requests):
+        if request.port_id is not None:
+            if request.port_id in given:
+                raise ValidationFailed(
+                    f"port {request.port_id} is given twice", field=f"body.networks.{index}"
+                )
+            given.add(request.port_id)
+            port = await get_port(session, principal, request.port_id, lock=RowLock.UPDATE)
+            if port.device_id is not None:
+                raise Conflict(
+                    f"port {port.id} is already bound to {port.device_id}",
+                    status=port.status,
+                    device_id=port.device_id,
+                )
+            planned.append(port)
+            continue
+        assert request.network_id is not None
+        network = await get_usable_network(session, principal, request.network_id)
+        fixed_ip = None
+        if request.fixed_ip is not None:
+            fixed_ip = check_requested_ip(
+                network, request.fixed_ip, field=f"body.networks.{index}.fixed_ip"
+            )
+        planned.append((network, fixed_ip))
+    return planned
+
+
+def _bind(port: Port, server_id: str) -> Port:
+    port.device_id = server_id
+    port.device_owner = DeviceOwner.ATTACHED.value
+    if port.status == PortStatus.DOWN.value:
+        port.status = PortStatus.ACTIVE.value
+    port.updated_at = utcnow()
+    return port
+
+
+def _unbind(port: Port) -> None:
+    port.device_id = None
+    port.device_owner = None
+    if port.status == PortStatus.ACTIVE.value:
+        port.status = PortStatus.DOWN.value
+    port.updated_at = utcnow()

@@ -1,0 +1,308 @@
+"""Every postcondition of ``NetworkDriver``, checked against every driver.
+
+Tests only rely on what ``cloudplane.drivers.network_contract`` promises. They use fresh ids
+and never assume the backend holds nothing else.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from cloudplane.drivers.base import Capability, ComputeDriver
+from cloudplane.drivers.errors import DriverError, ResourceNotFound
+from cloudplane.drivers.network_contract import (
+    AddressRange,
+    Ethertype,
+    FloatingIpSpec,
+    NetworkDriver,
+    NetworkSpec,
+    PortSpec,
+    RuleDirection,
+    RuleProtocol,
+    SecurityRuleSpec,
+)
+from tests.contract.conftest import DRIVER_FACTORIES
+
+
+@pytest.fixture
+def network_driver(driver: ComputeDriver) -> NetworkDriver:
+    assert isinstance(driver, NetworkDriver)
+    return driver
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def network_spec(cidr: str = "10.20.0.0/24") -> NetworkSpec:
+    return NetworkSpec(
+        id=new_id(),
+        name="contract-net",
+        cidr=cidr,
+        gateway_ip="10.20.0.1",
+        allocation_pools=(AddressRange("10.20.0.2", "10.20.0.254"),),
+    )
+
+
+def port_spec(network_id: str, ip: str = "10.20.0.10") -> PortSpec:
+    return PortSpec(id=new_id(), network_id=network_id, mac="fa:16:3e:00:00:01", fixed_ips=(ip,))
+
+
+def ssh_rule() -> SecurityRuleSpec:
+    return SecurityRuleSpec(
+        id=new_id(),
+        direction=RuleDirection.INGRESS,
+        protocol=RuleProtocol.TCP,
+        ethertype=Ethertype.IPV4,
+        port_min=22,
+        port_max=22,
+        remote_cidr="0.0.0.0/0",
+    )
+
+
+async def made_port(driver: NetworkDriver) -> PortSpec:
+    network = network_spec()
+    await driver.create_network(network)
+    port = port_spec(network.id)
+    await driver.create_port(port)
+    return port
+
+
+def floating_ip_for(port: PortSpec, ip: str = "203.0.113.5") -> FloatingIpSpec:
+    return FloatingIpSpec(
+        id=new_id(), ip=ip, network_id=new_id(), port_id=port.id, fixed_ip=port.fixed_ips[0]
+    )
+
+
+# --- networks -------------------------------------------------------------------------------
+
+
+async def test_a_created_network_is_listed(network_driver: NetworkDriver) -> None:
+    spec = network_spec()
+
+    created = await network_driver.create_network(spec)
+
+    assert created.id == spec.id
+    assert spec.id in {n.id for n in await network_driver.list_networks()}
+
+
+async def test_creating_a_network_twice_returns_one_network(network_driver: NetworkDriver) -> None:
+    spec = network_spec()
+
+    first = await network_driver.create_network(spec)
+    second = await network_driver.create_network(spec)
+
+    assert first == second
+    assert [n.id for n in await network_driver.list_networks()].count(spec.id) == 1
+
+
+async def test_deleting_a_network_removes_it_and_its_ports(network_driver: NetworkDriver) -> None:
+    port = await made_port(network_driver)
+
+    await network_driver.delete_network(port.network_id)
+
+    assert port.network_id not in {n.id for n in await network_driver.list_networks()}
+    assert port.id not in {p.id for p in await network_driver.list_ports()}
+
+
+async def test_deleting_an_unknown_network_succeeds(network_driver: NetworkDriver) -> None:
+    await network_driver.delete_network(new_id())
+
+
+# --- ports ----------------------------------------------------------------------------------
+
+
+async def test_a_created_port_has_exactly_the_given_mac_and_addresses(
+    network_driver: NetworkDriver,
+) -> None:
+    port = await made_port(network_driver)
+
+    listed = {p.id: p for p in await network_driver.list_ports()}[port.id]
+
+    assert listed.mac == port.mac
+    assert listed.fixed_ips == port.fixed_ips
+    assert listed.network_id == port.network_id
+
+
+async def test_creating_a_port_twice_returns_one_port(network_driver: NetworkDriver) -> None:
+    port = await made_port(network_driver)
+
+    again = await network_driver.create_port(port)
+
+    assert again.id == port.id
+    assert [p.id for p in await network_driver.list_ports()].count(port.id) == 1
+
+
+async def test_a_port_on_an_unknown_network_is_resource_not_found(
+    network_driver: NetworkDriver,
+) -> None:
+    with pytest.raises(ResourceNotFound) as raised:
+        await network_driver.create_port(port_spec(new_id()))
+
+    assert raised.value.kind == "network"
+
+
+async def test_deleting_a_port_twice_and_an_unknown_port_succeed(
+    network_driver: NetworkDriver,
+) -> None:
+    port = await made_port(network_driver)
+
+    await network_driver.delete_port(port.id)
+    await network_driver.delete_port(port.id)
+    await network_driver.delete_port(new_id())
+
+    assert port.id not in {p.id for p in await network_driver.list_ports()}
+
+
+# --- floating IPs ---------------------------------------------------------------------------
+
+
+def _needs(driver: NetworkDriver, capability: Capability) -> None:
+    assert isinstance(driver, ComputeDriver)
+    if capability not in driver.capabilities:
+        pytest.skip(f"the driver declares no {capability.value}")  # API answers 501 instead
+
+
+async def test_an_associated_floating_ip_is_listed_with_its_port(
+    network_driver: NetworkDriver,
+) -> None:
+    _needs(network_driver, Capability.FLOATING_IPS)
+    port = await made_port(network_driver)
+    spec = floating_ip_for(port)
+
+    info = await network_driver.associate_floating_ip(spec)
+    again = await network_driver.associate_floating_ip(spec)
+
+    assert info == again
+    listed = {f.id: f for f in await network_driver.list_floating_ips()}[spec.id]
+    assert (listed.ip, listed.port_id, listed.fixed_ip) == (spec.ip, port.id, port.fixed_ips[0])
+
+
+async def test_associating_with_another_port_moves_the_floating_ip(
+    network_driver: NetworkDriver,
+) -> None:
+    _needs(network_driver, Capability.FLOATING_IPS)
+    first = await made_port(network_driver)
+    second = port_spec(first.network_id, ip="10.20.0.11")
+    await network_driver.create_port(second)
+    spec = floating_ip_for(first)
+    await network_driver.associate_floating_ip(spec)
+
+    moved = FloatingIpSpec(spec.id, spec.ip, spec.network_id, second.id, second.fixed_ips[0])
+    await network_driver.associate_floating_ip(moved)
+
+    listed = [f for f in await network_driver.list_floating_ips() if f.id == spec.id]
+    assert [f.port_id for f in listed] == [second.id]
+
+
+async def test_association_needs_a_known_port_and_one_of_its_addresses(
+    network_driver: NetworkDriver,
+) -> None:
+    _needs(network_driver, Capability.FLOATING_IPS)
+    port = await made_port(network_driver)
+
+    with pytest.raises(ResourceNotFound):
+        await network_driver.associate_floating_ip(
+            FloatingIpSpec(new_id(), "203.0.113.6", new_id(), new_id(), "10.20.0.10")
+        )
+    with pytest.raises(DriverError) as raised:
+        await network_driver.associate_floating_ip(
+            FloatingIpSpec(new_id(), "203.0.113.7", new_id(), port.id, "10.20.0.99")
+        )
+    assert raised.value.code == "invalid_address"
+
+
+async def test_disassociating_removes_the_mapping_and_repeats_safely(
+    network_driver: NetworkDriver,
+) -> None:
+    _needs(network_driver, Capability.FLOATING_IPS)
+    spec = floating_ip_for(await made_port(network_driver))
+    await network_driver.associate_floating_ip(spec)
+
+    await network_driver.disassociate_floating_ip(spec.id)
+    await network_driver.disassociate_floating_ip(spec.id)
+    await network_driver.disassociate_floating_ip(new_id())
+
+    assert spec.id not in {f.id for f in await network_driver.list_floating_ips()}
+
+
+async def test_deleting_a_port_removes_floating_ip_mappings_onto_it(
+    network_driver: NetworkDriver,
+) -> None:
+    _needs(network_driver, Capability.FLOATING_IPS)
+    port = await made_port(network_driver)
+    spec = floating_ip_for(port)
+    await network_driver.associate_floating_ip(spec)
+
+    await network_driver.delete_port(port.id)
+
+    assert spec.id not in {f.id for f in await network_driver.list_floating_ips()}
+
+
+# --- security groups ------------------------------------------------------------------------
+
+
+async def test_a_port_is_created_with_its_rules(network_driver: NetworkDriver) -> None:
+    _needs(network_driver, Capability.SECURITY_GROUPS)
+    network = network_spec()
+    await network_driver.create_network(network)
+    port = PortSpec(
+        id=new_id(),
+        network_id=network.id,
+        mac="fa:16:3e:00:00:02",
+        fixed_ips=("10.20.0.12",),
+        security_rules=(ssh_rule(),),
+    )
+
+    await network_driver.create_port(port)
+
+    listed = {p.id: p for p in await network_driver.list_ports()}[port.id]
+    assert listed.security_rules == port.security_rules
+
+
+async def test_applying_rules_replaces_the_ports_rules(network_driver: NetworkDriver) -> None:
+    _needs(network_driver, Capability.SECURITY_GROUPS)
+    port = await made_port(network_driver)
+    first, second = ssh_rule(), ssh_rule()
+
+    await network_driver.apply_security_groups(port.id, [first])
+    await network_driver.apply_security_groups(port.id, [second])
+
+    listed = {p.id: p for p in await network_driver.list_ports()}[port.id]
+    assert listed.security_rules == (second,)
+
+
+async def test_applying_rules_to_an_unknown_port_is_resource_not_found(
+    network_driver: NetworkDriver,
+) -> None:
+    _needs(network_driver, Capability.SECURITY_GROUPS)
+    with pytest.raises(ResourceNotFound) as raised:
+        await network_driver.apply_security_groups(new_id(), [ssh_rule()])
+
+    assert raised.value.kind == "port"
+
+
+# --- persistence ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(DRIVER_FACTORIES))
+async def test_network_state_survives_a_new_driver_over_the_same_directory(
+    tmp_path: Path, name: str
+) -> None:
+    first = DRIVER_FACTORIES[name](tmp_path)
+    await first.open()
+    assert isinstance(first, NetworkDriver)
+    port = await made_port(first)
+    await first.close()
+
+    second = DRIVER_FACTORIES[name](tmp_path)
+    await second.open()
+    try:
+        assert isinstance(second, NetworkDriver)
+        assert port.id in {p.id for p in await second.list_ports()}
+        assert port.network_id in {n.id for n in await second.list_networks()}
+    finally:
+        await second.close()
