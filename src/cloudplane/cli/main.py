@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 from typing import Annotated
 
 import typer
@@ -92,5 +91,5 @@ async def _prepare(settings: Settings) -> None:
 
 
 def main() -> None:
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # SIGPIPE stays ignored (Python's default): `serve` must survive clients that hang up.
     app()

@@ -37,14 +37,14 @@ async def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require_writer(principal: CurrentPrincipal) -> Principal:
+async def require_writer(principal: CurrentPrincipal) -> Principal:
     """Members and admins may change things; a reader's write is 403."""
     if not principal.can_write:
         raise Forbidden("your role in this project is read-only")
     return principal
 
 
-def require_admin(principal: CurrentPrincipal) -> Principal:
+async def require_admin(principal: CurrentPrincipal) -> Principal:
     if not principal.is_admin:
         raise Forbidden("this action needs the admin role")
     return principal

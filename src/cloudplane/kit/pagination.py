@@ -13,7 +13,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy import ColumnElement, Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -36,7 +36,7 @@ class ListParams:
     descending: bool
 
 
-def list_params(
+async def list_params(
     limit: Annotated[int, Query(ge=1, le=1000, description="Items per page.")] = 50,
     marker: Annotated[
         str | None, Query(description="Id of the last item of the previous page.")
@@ -97,10 +97,11 @@ def _after(
     value: Any,
     params: ListParams,
 ) -> Any:
-    marker = params.marker
-    if params.descending:
-        return or_(column < value, and_(column == value, id_column < marker))
-    return or_(column > value, and_(column == value, id_column > marker))
+    # A row-value comparison, not the equivalent OR of two conditions: every engine uses it as
+    # a bound on the (…, sort column, id) index, so a page deep in the list costs what page 1
+    # costs.
+    key, after = tuple_(column, id_column), tuple_(value, params.marker)
+    return key < after if params.descending else key > after
 
 
 def like_prefix(prefix: str) -> str:
