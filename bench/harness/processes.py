@@ -59,8 +59,7 @@ class ServerProcess:
                     f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}"
                 )
             try:
-                # A generous timeout: a client that hangs up on a request still being answered
-                # can take the service down (it has exited with SIGPIPE when that happened).
+                # A generous timeout: on two busy cores a first answer can take seconds.
                 if httpx.get(health_url, timeout=10.0).status_code == 200:
                     return
             except httpx.HTTPError:
@@ -121,35 +120,14 @@ def running(process: ServerProcess, health_url: str) -> Iterator[ServerProcess]:
         process.stop()
 
 
-KEEP_SIGPIPE_IGNORED = os.environ.get("BENCH_KEEP_SIGPIPE_IGNORED") == "1"
-"""``cloudplane``'s ``main()`` sets SIGPIPE back to the default action (for its client commands'
-pipes), which the API server inherits: a client closing a connection while the server writes to it
-then kills the server, as ``wrk`` does with the requests in flight when its run ends. With
-``BENCH_KEEP_SIGPIPE_IGNORED=1`` the service is started through the same command-line app without
-that reset; every benchmark says so in its header."""
-
-
 def serve_argv() -> list[str]:
     """How ``cloudplane serve`` is started."""
-    if KEEP_SIGPIPE_IGNORED:
-        return [
-            sys.executable,
-            "-c",
-            "import sys; sys.argv = ['cloudplane', 'serve']; "
-            "from cloudplane.cli.main import app; app()",
-        ]
     return [sys.executable, "-m", "cloudplane", "serve"]
 
 
 def serve_note() -> str:
     """A header line naming how the service is started."""
     settings = "CLOUDPLANE_RATE_LIMIT_PER_S=0 (no per-user rate limit), log level WARNING"
-    if KEEP_SIGPIPE_IGNORED:
-        return (
-            "service command: cloudplane's CLI app with 'serve', SIGPIPE left ignored "
-            "(BENCH_KEEP_SIGPIPE_IGNORED=1; `python -m cloudplane serve` dies of SIGPIPE "
-            f"when a client hangs up mid-response); {settings}"
-        )
     return f"service command: python -m cloudplane serve; {settings}"
 
 
