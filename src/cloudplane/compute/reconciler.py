@@ -1,18 +1,21 @@
 """Compares what the database says with what the driver reports, and repairs the database.
 
-Only settled servers (no operation in flight) are compared. Rows are read before the driver
-is asked, and every repair is a compare-and-set on the row as it was read: a server that an
-operation touched in between is left alone and looked at again on the next round.
+Only settled servers (no operation in flight) are compared, and every repair is a
+compare-and-set on the row as it was read: a server that an operation touched in between is left
+alone and looked at again on the next round.
 """
 
 from __future__ import annotations
+
+import asyncio
+from datetime import datetime
 
 from sqlalchemy import select
 
 from cloudplane.compute import repository
 from cloudplane.compute.models import Server
 from cloudplane.compute.states import STATUS_FOR_POWER_STATE, ServerStatus
-from cloudplane.drivers.base import PowerState
+from cloudplane.drivers.base import PowerState, ServerInfo
 from cloudplane.kit.clock import utcnow
 from cloudplane.kit.db import LIVE, unit_of_work
 from cloudplane.kit.logging import get_logger
@@ -33,45 +36,76 @@ async def reconcile_servers_job(runtime: Runtime) -> None:
     await reconcile_servers(runtime)
 
 
-async def reconcile_servers(runtime: Runtime) -> int:
-    """One full comparison; returns how many servers were repaired."""
-    async with unit_of_work(runtime.sessions) as session:
-        rows = (
-            await session.execute(
-                select(Server.id, Server.status, Server.power_state, Server.updated_at).where(
-                    Server.deleted_key == LIVE,
-                    Server.task_state.is_(None),
-                    Server.status.in_(_SETTLED),
-                )
-            )
-        ).all()
+async def reconcile_servers(runtime: Runtime, *, batch_size: int = 1000) -> int:
+    """One full comparison; returns how many servers were repaired.
+
+    The driver is asked first, once; then the rows are read in batches of ``batch_size`` by id,
+    yielding to the event loop between batches so requests are not held up. Only rows whose
+    last change is older than the driver's report are compared: for those the report is at
+    least as new as the row, and the compare-and-set on ``updated_at`` skips any row changed
+    since it was read. Younger rows are looked at on the next round.
+    """
+    reported_at = utcnow()
     reported = {info.id: info for info in await runtime.driver.list_servers()}
     repaired = 0
-    for server_id, status, power_state, updated_at in rows:
-        info = reported.get(server_id)
-        if info is None:
-            values = _vanished(status)
-        elif info.power_state.value != power_state:
-            values = _drifted(status, info.power_state)
-        else:
-            continue
-        if values is None:
-            continue
-        async with unit_of_work(runtime.sessions, write=True) as session:
-            changed = await repository.compare_and_set(
-                session,
-                server_id,
-                expect={"task_state": None, "status": status, "updated_at": updated_at},
-                values=values,
-            )
-        if changed:
-            repaired += 1
-            log.warning(
-                "server_drift_repaired",
-                server_id=server_id,
-                **{k: str(v) for k, v in values.items() if k in ("status", "power_state")},
-            )
-    return repaired
+    after = ""
+    while True:
+        async with unit_of_work(runtime.sessions) as session:
+            rows = (
+                await session.execute(
+                    select(Server.id, Server.status, Server.power_state, Server.updated_at)
+                    .where(
+                        Server.id > after,
+                        Server.deleted_key == LIVE,
+                        Server.task_state.is_(None),
+                        Server.status.in_(_SETTLED),
+                        Server.updated_at < reported_at,
+                    )
+                    .order_by(Server.id)
+                    .limit(batch_size)
+                )
+            ).all()
+        for server_id, status, power_state, updated_at in rows:
+            if await _repair(runtime, server_id, status, power_state, updated_at, reported):
+                repaired += 1
+        if len(rows) < batch_size:
+            return repaired
+        after = rows[-1][0]
+        await asyncio.sleep(0)
+
+
+async def _repair(
+    runtime: Runtime,
+    server_id: str,
+    status: str,
+    power_state: str,
+    updated_at: datetime,
+    reported: dict[str, ServerInfo],
+) -> bool:
+    info = reported.get(server_id)
+    if info is None:
+        values = _vanished(status)
+    elif info.power_state.value != power_state:
+        values = _drifted(status, info.power_state)
+    else:
+        return False
+    if values is None:
+        return False
+    async with unit_of_work(runtime.sessions, write=True) as session:
+        changed = await repository.compare_and_set(
+            session,
+            server_id,
+            expect={"task_state": None, "status": status, "updated_at": updated_at},
+            values=values,
+        )
+    if changed:
+        log.warning(
+            "server_drift_repaired",
+            server_id=server_id,
+            status=str(values.get("status", status)),
+            power_state=str(values.get("power_state", power_state)),
+        )
+    return changed
 
 
 def _vanished(status: str) -> dict[str, object] | None:

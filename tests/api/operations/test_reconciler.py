@@ -54,3 +54,12 @@ async def test_a_server_with_an_operation_in_flight_is_not_touched(admin: ApiSes
     assert shown["task_state"] == "pausing"
     assert shown["power_state"] == "running"
     admin.runtime.queue = queue
+
+
+async def test_every_batch_of_servers_is_compared(admin: ApiSession) -> None:
+    servers = [await active_server(admin) for _ in range(5)]
+    for server in servers:
+        await _simulator(admin).set_power_state(server["id"], PowerState.PAUSED)
+    assert await reconcile_servers(admin.runtime, batch_size=2) == 5
+    for server in servers:
+        assert (await admin.get(f"/servers/{server['id']}")).json()["status"] == "PAUSED"
