@@ -11,7 +11,8 @@ from cloudplane.identity.tokens import TokenCodec, load_or_create_secret
 from cloudplane.kit.db import create_engine, session_factory
 from cloudplane.kit.rate_limit import RateLimiter
 from cloudplane.kit.task_queue import TaskQueue, build_broker
-from cloudplane.network.registration import register_network_feature
+from cloudplane.network.repository import network_usage
+from cloudplane.network.tasks import register_network_handlers
 from cloudplane.operations.handlers import HandlerRegistry
 from cloudplane.operations.runner import execute_operation
 from cloudplane.runtime import Runtime
@@ -40,6 +41,7 @@ async def build_runtime(settings: Settings) -> Runtime:
     handlers = HandlerRegistry()
     register_compute_handlers(handlers)
     register_storage_handlers(handlers)
+    register_network_handlers(handlers)
     runtime = Runtime(
         settings=settings,
         engine=engine,
@@ -47,6 +49,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         driver=driver,
         authenticator=Authenticator(tokens, sessions, cache_ttl_s=settings.auth_cache_ttl_s),
         handlers=handlers,
+        usage_counters=[server_usage, storage_usage, network_usage],
         passwords=PasswordHashing(
             time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
         ),
@@ -59,9 +62,6 @@ async def build_runtime(settings: Settings) -> Runtime:
         await execute_operation(runtime, operation_id)
 
     runtime.queue = TaskQueue(build_broker(settings), _execute)
-    runtime.usage_counters.append(server_usage)
-    runtime.usage_counters.append(storage_usage)
-    register_network_feature(runtime)
     return runtime
 
 

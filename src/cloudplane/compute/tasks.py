@@ -8,13 +8,20 @@ built so a deleted server never comes back.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from cloudplane.compute import repository
 from cloudplane.compute.models import Server
 from cloudplane.compute.states import TRANSITIONS, ServerAction, ServerStatus, TaskState, Transition
-from cloudplane.drivers.base import ComputeDriver, ImageRef, RebootKind, ServerInfo, ServerSpec
+from cloudplane.drivers.base import (
+    BlockDeviceSpec,
+    ComputeDriver,
+    ImageRef,
+    InterfaceSpec,
+    RebootKind,
+    ServerInfo,
+    ServerSpec,
+)
 from cloudplane.images.models import Image
 from cloudplane.images.storage import ImageStore
 from cloudplane.kit.clock import utcnow
@@ -87,8 +94,10 @@ class CreateServer:
             return
         block_devices = await prepare_server_volumes(runtime, server.id)
         interfaces = await plug_server_ports(runtime, server.id)
-        spec = replace(
-            _spec(server, image, ImageStore(runtime.settings.images_dir)),
+        spec = _spec(
+            server,
+            image,
+            ImageStore(runtime.settings.images_dir),
             block_devices=block_devices,
             interfaces=interfaces,
         )
@@ -182,7 +191,14 @@ async def _yield_to_delete(runtime: Runtime, operation: Operation, reason: str) 
         await finish_operation(session, operation.id, error=reason)
 
 
-def _spec(server: Server, image: Image | None, store: ImageStore) -> ServerSpec:
+def _spec(
+    server: Server,
+    image: Image | None,
+    store: ImageStore,
+    *,
+    block_devices: tuple[BlockDeviceSpec, ...],
+    interfaces: tuple[InterfaceSpec, ...],
+) -> ServerSpec:
     image_ref = None
     if image is not None:
         image_ref = ImageRef(
@@ -201,4 +217,6 @@ def _spec(server: Server, image: Image | None, store: ImageStore) -> ServerSpec:
         image=image_ref,
         user_data=server.user_data,
         metadata=dict(server.metadata_ or {}),
+        block_devices=block_devices,
+        interfaces=interfaces,
     )

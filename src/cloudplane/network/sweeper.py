@@ -63,11 +63,6 @@ async def sweep_network_leaks(runtime: Runtime) -> int:
     return repairs
 
 
-async def network_leak_sweep_job(runtime: Runtime) -> None:
-    """``sweep_network_leaks`` shaped as a periodic job body (``JobSpec.run``)."""
-    await sweep_network_leaks(runtime)
-
-
 async def _servers_gone_with_ports(runtime: Runtime) -> list[str]:
     async with unit_of_work(runtime.sessions) as session:
         rows = await session.scalars(
