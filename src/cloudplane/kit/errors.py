@@ -188,6 +188,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(422, "validation_error", message, {"errors": errors})
 
     async def _outage(_request: Request, exc: Exception) -> JSONResponse:
+        if is_transaction_collision(exc):
+            return error_response(
+                409,
+                "conflict",
+                "the request collided with a concurrent one and was rolled back; retry it",
+                {"status": "contention"},
+                {"Retry-After": "1"},
+            )
         if not is_database_outage(exc):
             raise exc
         return error_response(
@@ -229,13 +237,31 @@ _OUTAGE_TYPES: tuple[type[Exception], ...] = (
 )
 
 
+# A deadlock victim or a serialization failure: the engine rolled the whole transaction back.
+_COLLISION_SQLSTATES = frozenset({"40001", "40P01"})
+_COLLISION_MYSQL_ERRNOS = frozenset({1205, 1213})  # lock wait timeout, deadlock
+
+
+def is_transaction_collision(exc: BaseException) -> bool:
+    """Whether ``exc`` means the transaction lost a race with another one (deadlock,
+    serialization failure, lock wait timeout): nothing was stored, and retrying may succeed.
+    """
+    orig = exc.orig if isinstance(exc, sqlalchemy.exc.DBAPIError) else exc
+    if getattr(orig, "sqlstate", None) in _COLLISION_SQLSTATES:
+        return True
+    args: tuple[object, ...] = getattr(orig, "args", ())
+    return bool(args) and args[0] in _COLLISION_MYSQL_ERRNOS
+
+
 def is_database_outage(exc: BaseException) -> bool:
     """Whether ``exc`` means the database cannot be reached right now (a 503, not a bug).
 
     Connection failures, pool timeouts, connections dropped mid-query, a server that is
     starting or shutting down, and SQLite's "database is locked" qualify; constraint
-    violations and SQL errors do not.
+    violations, SQL errors and transaction collisions do not.
     """
+    if is_transaction_collision(exc):
+        return False
     if isinstance(exc, sqlalchemy.exc.DBAPIError):
         if exc.connection_invalidated:
             return True

@@ -182,6 +182,20 @@ async def get_default_volume_type(
     )
 
 
+async def lock_live_volume_types(session: AsyncSession) -> None:
+    """Write-lock every live volume type, in id order, until the transaction ends.
+
+    Taken before anything else by whoever may move the default flag, so concurrent moves queue
+    on the first row instead of locking rows in different orders and deadlocking.
+    """
+    await session.execute(
+        select(VolumeType.id)
+        .where(VolumeType.deleted_key == LIVE)
+        .order_by(VolumeType.id)
+        .with_for_update()
+    )
+
+
 async def move_default_volume_type(session: AsyncSession, volume_type_id: str) -> bool:
     """Clear the default flag wherever it is and set it on ``volume_type_id`` (if still live).
 

@@ -3,9 +3,10 @@ one default used when a volume names no type.
 
 Exactly one live type is the default, kept by the database: ``is_default`` is True on one row and
 NULL elsewhere under a unique constraint. Making a type the default moves the flag in two
-statements; a concurrent move that committed in between trips the constraint, and the move is
-retried inside a savepoint, so concurrent "make default" requests all succeed and the last one
-to commit wins.
+statements. Writers that may move it first lock every live type in id order, so on PostgreSQL and
+MariaDB concurrent moves queue rather than deadlock; should a move still trip the constraint, it
+is retried inside a savepoint. Concurrent "make default" requests all succeed and the last one to
+commit wins.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ async def type_for_new_volume(session: AsyncSession, ref: str | None) -> VolumeT
 async def create_volume_type(session: AsyncSession, body: VolumeTypeCreate) -> VolumeType:
     """Store a type in a live pool (422 otherwise); the first type, or ``is_default``, becomes
     the default. A taken name is 409."""
+    await repository.lock_live_volume_types(session)
     pool = await repository.get_pool(session, body.storage_pool_id)
     if pool is None:
         raise ValidationFailed(
@@ -84,6 +86,8 @@ async def update_volume_type(
     session: AsyncSession, type_id: str, body: VolumeTypeUpdate
 ) -> VolumeType:
     """Rename or describe a type, or make it the default (``is_default: true``)."""
+    if body.is_default:
+        await repository.lock_live_volume_types(session)
     volume_type = await repository.get_volume_type(session, type_id)
     if volume_type is None:
         raise NotFound(RESOURCE, type_id)
