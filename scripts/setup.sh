@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up the project's Python environment: uv, then the locked dependencies (all extras, so the
-# RabbitMQ task broker is there too, and the dev group: pytest, mypy, ruff).
+# RabbitMQ task broker and the libvirt and OpenStack drivers' libraries are there too, and the dev
+# group: pytest, mypy, ruff).
 # Safe to re-run: each step checks first, so with everything in place this takes well under a
 # second.
 set -euo pipefail
@@ -12,6 +13,15 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 if ! command -v uv >/dev/null 2>&1; then
   echo "setup: installing uv"
   python3 -m pip install --quiet uv
+fi
+
+# The libvirt extra compiles libvirt-python against the system's libvirt, so its headers and
+# pkg-config come first (Debian packages, installed as root only when missing).
+if ! pkg-config --exists libvirt 2>/dev/null; then
+  echo "setup: installing libvirt-dev and pkg-config"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    libvirt-dev pkg-config gcc
 fi
 
 # --frozen installs exactly what uv.lock says and fails rather than re-resolve, so every machine
