@@ -13,6 +13,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from cloudplane.drivers.capabilities import Capability
 from cloudplane.drivers.errors import DriverError, ServerNotFound, Unsupported
 from cloudplane.drivers.network_contract import InterfaceSpec
 from cloudplane.drivers.storage_contract import BlockDeviceSpec
@@ -32,19 +33,6 @@ __all__ = [
     "ServerSpec",
     "Unsupported",
 ]
-
-
-class Capability(enum.StrEnum):
-    """Things a backend may or may not be able to do; the API answers 501 for a missing one."""
-
-    PAUSE = "pause"
-    SOFT_REBOOT = "soft_reboot"
-    CONSOLE = "console"
-    HOT_ATTACH = "hot_attach"
-    SNAPSHOTS = "snapshots"
-    VOLUME_EXTEND_ONLINE = "volume_extend_online"
-    FLOATING_IPS = "floating_ips"
-    SECURITY_GROUPS = "security_groups"
 
 
 class PowerState(enum.StrEnum):

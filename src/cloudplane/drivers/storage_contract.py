@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
+from pathlib import Path
+
+from cloudplane.drivers.capabilities import Capability
+from cloudplane.drivers.errors import Unsupported
 
 GIB = 1 << 30
 """Bytes in one GB as volume sizes count them (``size_gb`` is in GiB, as Cinder's are)."""
@@ -170,3 +174,25 @@ class StorageDriver(abc.ABC):
     @abc.abstractmethod
     async def get_snapshot(self, snapshot_id: str) -> SnapshotInfo:
         """Report one snapshot; raise ``ResourceNotFound`` when there is none with that id."""
+
+    async def export_volume(self, volume_id: str, destination: Path) -> str:
+        """Write a point-in-time copy of the volume's data to the new file ``destination`` and
+        return its disk format (``qcow2`` or ``raw``).
+
+        The volume may be attached; the copy is consistent as of one moment. Exporting the same
+        unchanged volume twice gives files with the same content. Unknown volume:
+        ``ResourceNotFound``. A backend without ``Capability.VOLUME_DATA`` raises ``Unsupported``
+        (the default).
+        """
+        raise Unsupported(Capability.VOLUME_DATA)
+
+    async def import_volume(self, volume_id: str, source: Path, disk_format: str) -> None:
+        """Replace the data of the existing, unattached volume with the file ``source`` (of
+        ``disk_format``, as ``export_volume`` returned it); afterwards exporting the volume gives
+        that data back.
+
+        A volume smaller than the data is ``DriverError(code="too_small")``, an attached one
+        ``DriverError(code="in_use")``; unknown volume: ``ResourceNotFound``. Without
+        ``Capability.VOLUME_DATA``: ``Unsupported`` (the default).
+        """
+        raise Unsupported(Capability.VOLUME_DATA)
