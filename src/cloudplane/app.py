@@ -17,6 +17,7 @@ from cloudplane.compute.flavor_endpoints import router as flavor_router
 from cloudplane.compute.reconciler import reconcile_servers_job
 from cloudplane.identity.endpoints import routers as identity_routers
 from cloudplane.images.endpoints import router as image_router
+from cloudplane.images.service import release_interrupted_uploads
 from cloudplane.kit.errors import install_error_handlers
 from cloudplane.kit.idempotency import install_replay_handler
 from cloudplane.kit.logging import configure_logging
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await runtime.queue.start()
             if runtime.queue.in_process:
                 await recover_after_restart(runtime)
+                await release_interrupted_uploads(runtime)
         scheduler = Scheduler(runtime, periodic_jobs(settings))
         if settings.run_scheduler:
             await scheduler.start()

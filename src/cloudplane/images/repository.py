@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudplane.compute.models import Server
 from cloudplane.images.models import Image
-from cloudplane.images.schemas import Visibility
+from cloudplane.images.schemas import ImageStatus, Visibility
 from cloudplane.kit.clock import utcnow
 from cloudplane.kit.db import LIVE
 from cloudplane.storage.models import Volume
@@ -81,6 +81,26 @@ async def compare_and_set(
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def requeue_all_saving(session: AsyncSession) -> list[str]:
+    """Put every live ``saving`` image back to ``queued``; returns their ids.
+
+    Two statements, not UPDATE … RETURNING, which MariaDB lacks.
+    """
+    saving = (
+        Image.deleted_key == LIVE,
+        Image.status == ImageStatus.SAVING.value,
+    )
+    image_ids = list((await session.scalars(select(Image.id).where(*saving))).all())
+    if image_ids:
+        await session.execute(
+            update(Image)
+            .where(Image.id.in_(image_ids), *saving)
+            .values(status=ImageStatus.QUEUED.value, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+    return image_ids
 
 
 async def image_usage(session: AsyncSession, image_id: str) -> dict[str, int]:

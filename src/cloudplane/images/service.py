@@ -270,6 +270,21 @@ async def _finish_upload(runtime: Runtime, image_id: str, stored: StoredFile) ->
         return image
 
 
+async def release_interrupted_uploads(runtime: Runtime) -> list[str]:
+    """At start-up of the embedded form, where this process is the only uploader: uploads the
+    previous process was receiving when it died end as failed uploads do. Their images are
+    ``queued`` again (the client uploads anew) and their temporary files are removed.
+
+    Returns the ids of the images put back.
+    """
+    async with unit_of_work(runtime.sessions, write=True) as session:
+        requeued = await repository.requeue_all_saving(session)
+    removed = await image_store(runtime).remove_partial_files()
+    if requeued or removed:
+        log.warning("image_uploads_interrupted", image_ids=requeued, partial_files_removed=removed)
+    return requeued
+
+
 async def _release_upload(runtime: Runtime, store: ImageStore, image_id: str) -> None:
     """Undo a failed upload: remove its file and put the image back to ``queued``.
 

@@ -119,6 +119,23 @@ class ImageStore:
         file: BinaryIO = await asyncio.to_thread(path.open, "rb")
         return _read_chunks(file, chunk_size)
 
+    async def remove_partial_files(self) -> int:
+        """Remove the temporary files of uploads that never finished; returns how many.
+
+        Only safe when no upload is in progress in any process (at start-up of the embedded
+        form): a live upload's temporary file would be removed under it.
+        """
+
+        def _remove() -> int:
+            if not self.root.is_dir():
+                return 0
+            partials = list(self.root.glob(".*.partial"))
+            for path in partials:
+                path.unlink(missing_ok=True)
+            return len(partials)
+
+        return await asyncio.to_thread(_remove)
+
     async def delete(self, image_id: str) -> None:
         """Remove the file of ``image_id``; a file that is not there is not an error."""
         await asyncio.to_thread(self.path_for(image_id).unlink, missing_ok=True)
