@@ -17,10 +17,10 @@ from cloudplane.cli.client.output import (
     Column,
     FormatOption,
     OutputFormat,
-    print_list,
     print_resource,
     reports_errors,
 )
+from cloudplane.cli.client.resource_commands import list_resources, show_resource
 
 flavor_app = typer.Typer(help="Server sizes.", no_args_is_help=True)
 image_app = typer.Typer(help="Disk images servers boot from.", no_args_is_help=True)
@@ -59,34 +59,28 @@ class DiskFormat(enum.StrEnum):
 @reports_errors
 def list_flavors(limit: LimitOption = None, fmt: FormatOption = OutputFormat.table) -> None:
     """List flavors."""
-    with open_client() as client:
-        page = client.collect(FLAVOR.path, max_items=limit)
-    print_list(page, FLAVOR_COLUMNS, fmt)
+    list_resources(FLAVOR, FLAVOR_COLUMNS, fmt, limit=limit)
 
 
 @flavor_app.command("show")
 @reports_errors
 def show_flavor(flavor: FlavorArg, fmt: FormatOption = OutputFormat.table) -> None:
     """Show one flavor."""
-    with open_client() as client:
-        print_resource(client.get(FLAVOR.item_path(resolve_id(client, FLAVOR, flavor))), fmt)
+    show_resource(FLAVOR, flavor, fmt)
 
 
 @image_app.command("list")
 @reports_errors
 def list_images(limit: LimitOption = None, fmt: FormatOption = OutputFormat.table) -> None:
     """List images."""
-    with open_client() as client:
-        page = client.collect(IMAGE.path, max_items=limit)
-    print_list(page, IMAGE_COLUMNS, fmt)
+    list_resources(IMAGE, IMAGE_COLUMNS, fmt, limit=limit)
 
 
 @image_app.command("show")
 @reports_errors
 def show_image(image: ImageArg, fmt: FormatOption = OutputFormat.table) -> None:
     """Show one image."""
-    with open_client() as client:
-        print_resource(client.get(IMAGE.item_path(resolve_id(client, IMAGE, image))), fmt)
+    show_resource(IMAGE, image, fmt)
 
 
 @image_app.command("create")

@@ -12,10 +12,10 @@ from cloudplane.cli.client.output import (
     Column,
     FormatOption,
     OutputFormat,
-    print_list,
     print_resource,
     reports_errors,
 )
+from cloudplane.cli.client.resource_commands import delete_resource, list_resources, show_resource
 from cloudplane.cli.client.waiting import TimeoutOption, WaitOption, finish
 
 floating_ip_app = typer.Typer(
@@ -53,22 +53,21 @@ def list_floating_ips(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """List floating IPs."""
-    params: dict[str, str | int | bool | None] = {
-        "all_projects": True if all_projects else None,
-        "status": status.upper() if status else None,
-    }
-    with open_client() as client:
-        page = client.collect(FLOATING_IP.path, params, max_items=limit)
-    print_list(page, FLOATING_IP_COLUMNS, fmt)
+    list_resources(
+        FLOATING_IP,
+        FLOATING_IP_COLUMNS,
+        fmt,
+        params={"status": status.upper() if status else None},
+        limit=limit,
+        all_projects=all_projects,
+    )
 
 
 @floating_ip_app.command("show")
 @reports_errors
 def show_floating_ip(floating_ip: FloatingIpArg, fmt: FormatOption = OutputFormat.table) -> None:
     """Show one floating IP."""
-    with open_client() as client:
-        floating_ip_id = resolve_id(client, FLOATING_IP, floating_ip)
-        print_resource(client.get(FLOATING_IP.item_path(floating_ip_id)), fmt)
+    show_resource(FLOATING_IP, floating_ip, fmt)
 
 
 @floating_ip_app.command("create")
@@ -158,6 +157,4 @@ def disassociate_floating_ip(
 @reports_errors
 def delete_floating_ip(floating_ip: FloatingIpArg) -> None:
     """Release a floating IP (disassociating it first)."""
-    with open_client() as client:
-        client.delete(FLOATING_IP.item_path(resolve_id(client, FLOATING_IP, floating_ip)))
-    typer.echo(f"Released floating IP {floating_ip}.")
+    delete_resource(FLOATING_IP, floating_ip, done="Released")

@@ -14,16 +14,16 @@ from cloudplane.cli.client.credentials import (
     login,
     open_client,
 )
-from cloudplane.cli.client.lookup import USER, Kind, resolve_id
+from cloudplane.cli.client.lookup import USER, Kind
 from cloudplane.cli.client.output import (
     Column,
     FormatOption,
     OutputFormat,
-    print_list,
     print_note,
     print_resource,
     reports_errors,
 )
+from cloudplane.cli.client.resource_commands import delete_resource, list_resources
 
 user_app = typer.Typer(help="User accounts (admin).", no_args_is_help=True)
 api_key_app = typer.Typer(help="Your API keys.", no_args_is_help=True)
@@ -95,9 +95,7 @@ def whoami_command(fmt: FormatOption = OutputFormat.table) -> None:
 @reports_errors
 def list_users(limit: LimitOption = None, fmt: FormatOption = OutputFormat.table) -> None:
     """List users."""
-    with open_client() as client:
-        page = client.collect(USER.path, max_items=limit)
-    print_list(page, USER_COLUMNS, fmt)
+    list_resources(USER, USER_COLUMNS, fmt, limit=limit)
 
 
 @user_app.command("create")
@@ -127,18 +125,14 @@ def create_user(
 @reports_errors
 def delete_user(user: UserArg) -> None:
     """Delete a user."""
-    with open_client() as client:
-        client.delete(USER.item_path(resolve_id(client, USER, user)))
-    typer.echo(f"Deleted user {user}.")
+    delete_resource(USER, user)
 
 
 @api_key_app.command("list")
 @reports_errors
 def list_api_keys(limit: LimitOption = None, fmt: FormatOption = OutputFormat.table) -> None:
     """List your API keys (their secrets are never shown again)."""
-    with open_client() as client:
-        page = client.collect(API_KEY.path, max_items=limit)
-    print_list(page, API_KEY_COLUMNS, fmt)
+    list_resources(API_KEY, API_KEY_COLUMNS, fmt, limit=limit)
 
 
 @api_key_app.command("create")
@@ -164,6 +158,4 @@ def delete_api_key(
     api_key: Annotated[str, typer.Argument(metavar="ID", help="The key's id (or name).")],
 ) -> None:
     """Delete (revoke) one of your API keys."""
-    with open_client() as client:
-        client.delete(API_KEY.item_path(resolve_id(client, API_KEY, api_key)))
-    typer.echo(f"Deleted API key {api_key}.")
+    delete_resource(API_KEY, api_key)

@@ -13,11 +13,17 @@ from cloudplane.cli.client.output import (
     Column,
     FormatOption,
     OutputFormat,
-    print_list,
     print_resource,
     reports_errors,
 )
-from cloudplane.cli.client.waiting import TimeoutOption, finish
+from cloudplane.cli.client.resource_commands import (
+    create_and_follow,
+    delete_resource,
+    list_resources,
+    rename_resource,
+    show_resource,
+)
+from cloudplane.cli.client.waiting import TimeoutOption
 
 network_app = typer.Typer(help="Virtual networks.", no_args_is_help=True)
 port_app = typer.Typer(help="Network ports (a server's interfaces).", no_args_is_help=True)
@@ -70,23 +76,18 @@ def list_networks(
 ) -> None:
     """List the project's networks and every shared and external one."""
     params: dict[str, str | int | bool | None] = {
-        "all_projects": True if all_projects else None,
         "name_prefix": name_prefix,
     }
-    columns = list(NETWORK_COLUMNS)
-    if all_projects:
-        columns.insert(2, Column("Project", "project_id"))
-    with open_client() as client:
-        page = client.collect(NETWORK.path, params, max_items=limit)
-    print_list(page, columns, fmt)
+    list_resources(
+        NETWORK, NETWORK_COLUMNS, fmt, params=params, limit=limit, all_projects=all_projects
+    )
 
 
 @network_app.command("show")
 @reports_errors
 def show_network(network: NetworkArg, fmt: FormatOption = OutputFormat.table) -> None:
     """Show one network."""
-    with open_client() as client:
-        print_resource(client.get(NETWORK.item_path(resolve_id(client, NETWORK, network))), fmt)
+    show_resource(NETWORK, network, fmt)
 
 
 @network_app.command("create")
@@ -131,18 +132,7 @@ def create_network(
         body["external"] = True
     if description is not None:
         body["description"] = description
-    with open_client() as client:
-        accepted = client.create(NETWORK.path, body)
-        finish(
-            client,
-            accepted,
-            kind=NETWORK,
-            resource_id=None,
-            wanted={"ACTIVE"},
-            wait=wait,
-            timeout_s=timeout,
-            fmt=fmt,
-        )
+    create_and_follow(NETWORK, body, wanted={"ACTIVE"}, wait=wait, timeout_s=timeout, fmt=fmt)
 
 
 @network_app.command("rename")
@@ -153,18 +143,14 @@ def rename_network(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Give a network a new name."""
-    with open_client() as client:
-        network_id = resolve_id(client, NETWORK, network)
-        print_resource(client.patch(NETWORK.item_path(network_id), {"name": new_name}), fmt)
+    rename_resource(NETWORK, network, new_name, fmt)
 
 
 @network_app.command("delete")
 @reports_errors
 def delete_network(network: NetworkArg) -> None:
     """Delete a network (refused while it has ports or floating IPs)."""
-    with open_client() as client:
-        client.delete(NETWORK.item_path(resolve_id(client, NETWORK, network)))
-    typer.echo(f"Deleted network {network}.")
+    delete_resource(NETWORK, network)
 
 
 @port_app.command("list")
@@ -180,22 +166,20 @@ def list_ports(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """List ports."""
-    params: dict[str, str | int | bool | None] = {}
-    with open_client() as client:
-        if server is not None:
-            params["device_id"] = resolve_id(client, SERVER, server)
-        if network is not None:
-            params["network_id"] = resolve_id(client, NETWORK, network)
-        page = client.collect(PORT.path, params, max_items=limit)
-    print_list(page, PORT_COLUMNS, fmt)
+    list_resources(
+        PORT,
+        PORT_COLUMNS,
+        fmt,
+        lookups={"device_id": (SERVER, server), "network_id": (NETWORK, network)},
+        limit=limit,
+    )
 
 
 @port_app.command("show")
 @reports_errors
 def show_port(port: PortArg, fmt: FormatOption = OutputFormat.table) -> None:
     """Show one port."""
-    with open_client() as client:
-        print_resource(client.get(PORT.item_path(resolve_id(client, PORT, port))), fmt)
+    show_resource(PORT, port, fmt)
 
 
 @port_app.command("create")
@@ -226,6 +210,4 @@ def create_port(
 @reports_errors
 def delete_port(port: PortArg) -> None:
     """Delete a port (not one a server made for itself); its floating IPs are disassociated."""
-    with open_client() as client:
-        client.delete(PORT.item_path(resolve_id(client, PORT, port)))
-    typer.echo(f"Deleted port {port}.")
+    delete_resource(PORT, port)

@@ -14,11 +14,11 @@ from cloudplane.cli.client.output import (
     FormatOption,
     OutputFormat,
     print_json,
-    print_list,
     print_resource,
     print_rows,
     reports_errors,
 )
+from cloudplane.cli.client.resource_commands import delete_resource, list_resources, show_resource
 
 project_app = typer.Typer(help="Projects (admin).", no_args_is_help=True)
 quota_app = typer.Typer(help="Project quotas (admin).", no_args_is_help=True)
@@ -48,17 +48,14 @@ class Role(enum.StrEnum):
 @reports_errors
 def list_projects(limit: LimitOption = None, fmt: FormatOption = OutputFormat.table) -> None:
     """List projects."""
-    with open_client() as client:
-        page = client.collect(PROJECT.path, max_items=limit)
-    print_list(page, PROJECT_COLUMNS, fmt)
+    list_resources(PROJECT, PROJECT_COLUMNS, fmt, limit=limit)
 
 
 @project_app.command("show")
 @reports_errors
 def show_project(project: ProjectArg, fmt: FormatOption = OutputFormat.table) -> None:
     """Show one project."""
-    with open_client() as client:
-        print_resource(client.get(PROJECT.item_path(resolve_id(client, PROJECT, project))), fmt)
+    show_resource(PROJECT, project, fmt)
 
 
 @project_app.command("create")
@@ -80,9 +77,7 @@ def create_project(
 @reports_errors
 def delete_project(project: ProjectArg) -> None:
     """Delete a project (refused while it has live resources)."""
-    with open_client() as client:
-        client.delete(PROJECT.item_path(resolve_id(client, PROJECT, project)))
-    typer.echo(f"Deleted project {project}.")
+    delete_resource(PROJECT, project)
 
 
 @quota_app.command("show")

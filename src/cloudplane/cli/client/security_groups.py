@@ -14,11 +14,11 @@ from cloudplane.cli.client.output import (
     Column,
     FormatOption,
     OutputFormat,
-    print_list,
     print_resource,
     print_rows,
     reports_errors,
 )
+from cloudplane.cli.client.resource_commands import delete_resource, list_resources
 
 security_group_app = typer.Typer(
     help="Security groups and their allow rules.", no_args_is_help=True
@@ -58,9 +58,7 @@ class RuleProtocol(enum.StrEnum):
 @reports_errors
 def list_security_groups(limit: LimitOption = None, fmt: FormatOption = OutputFormat.table) -> None:
     """List security groups."""
-    with open_client() as client:
-        page = client.collect(SECURITY_GROUP.path, max_items=limit)
-    print_list(page, SECURITY_GROUP_COLUMNS, fmt)
+    list_resources(SECURITY_GROUP, SECURITY_GROUP_COLUMNS, fmt, limit=limit)
 
 
 @security_group_app.command("show")
@@ -99,9 +97,7 @@ def create_security_group(
 @reports_errors
 def delete_security_group(group: GroupArg) -> None:
     """Delete a security group that no port uses."""
-    with open_client() as client:
-        client.delete(SECURITY_GROUP.item_path(resolve_id(client, SECURITY_GROUP, group)))
-    typer.echo(f"Deleted security group {group}.")
+    delete_resource(SECURITY_GROUP, group)
 
 
 @security_group_app.command("rule-add")

@@ -14,9 +14,13 @@ from cloudplane.cli.client.output import (
     Column,
     FormatOption,
     OutputFormat,
-    print_list,
-    print_resource,
     reports_errors,
+)
+from cloudplane.cli.client.resource_commands import (
+    delete_and_follow,
+    list_resources,
+    rename_resource,
+    show_resource,
 )
 from cloudplane.cli.client.server_boot_and_networks import (
     BootAndNetworks,
@@ -28,7 +32,7 @@ from cloudplane.cli.client.server_boot_and_networks import (
     PortOption,
     SecurityGroupOption,
 )
-from cloudplane.cli.client.waiting import TimeoutOption, WaitOption, finish, finish_delete
+from cloudplane.cli.client.waiting import TimeoutOption, WaitOption, finish
 
 server_app = typer.Typer(help="Virtual machines.", no_args_is_help=True)
 
@@ -72,26 +76,20 @@ def list_servers(
 ) -> None:
     """List servers."""
     params: dict[str, str | int | bool | None] = {
-        "all_projects": True if all_projects else None,
         # Server statuses are upper case in the API; accept them typed either way.
         "status": status.upper() if status else None,
         "name_prefix": name_prefix,
     }
-    columns = list(SERVER_COLUMNS)
-    if all_projects:
-        columns.insert(2, Column("Project", "project_id"))
-    with open_client() as client:
-        page = client.collect(SERVER.path, params, max_items=limit)
-    print_list(page, columns, fmt)
+    list_resources(
+        SERVER, SERVER_COLUMNS, fmt, params=params, limit=limit, all_projects=all_projects
+    )
 
 
 @server_app.command("show")
 @reports_errors
 def show_server(server: ServerArg, fmt: FormatOption = OutputFormat.table) -> None:
     """Show one server."""
-    with open_client() as client:
-        server_id = resolve_id(client, SERVER, server)
-        print_resource(client.get(SERVER.item_path(server_id)), fmt)
+    show_resource(SERVER, server, fmt)
 
 
 @server_app.command("create")
@@ -194,9 +192,7 @@ def rename_server(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Give a server a new name."""
-    with open_client() as client:
-        server_id = resolve_id(client, SERVER, server)
-        print_resource(client.patch(SERVER.item_path(server_id), {"name": new_name}), fmt)
+    rename_resource(SERVER, server, new_name, fmt)
 
 
 @server_app.command("delete")
@@ -208,19 +204,7 @@ def delete_server(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Delete a server (from any state)."""
-    with open_client() as client:
-        server_id = resolve_id(client, SERVER, server)
-        accepted = client.act("DELETE", SERVER.item_path(server_id))
-        finish_delete(
-            client,
-            accepted,
-            kind=SERVER,
-            resource_id=server_id,
-            label=server,
-            wait=wait,
-            timeout_s=timeout,
-            fmt=fmt,
-        )
+    delete_and_follow(SERVER, server, wait=wait, timeout_s=timeout, fmt=fmt)
 
 
 def _act(

@@ -6,17 +6,21 @@ from typing import Annotated, Any
 
 import typer
 
-from cloudplane.cli.client.credentials import open_client
-from cloudplane.cli.client.lookup import SNAPSHOT, VOLUME, resolve_id
+from cloudplane.cli.client.lookup import SNAPSHOT, VOLUME
 from cloudplane.cli.client.output import (
     Column,
     FormatOption,
     OutputFormat,
-    print_list,
-    print_resource,
     reports_errors,
 )
-from cloudplane.cli.client.waiting import TimeoutOption, WaitOption, finish, finish_delete
+from cloudplane.cli.client.resource_commands import (
+    create_and_follow,
+    delete_and_follow,
+    list_resources,
+    rename_resource,
+    show_resource,
+)
+from cloudplane.cli.client.waiting import TimeoutOption, WaitOption
 
 snapshot_app = typer.Typer(help="Volume snapshots.", no_args_is_help=True)
 
@@ -52,28 +56,22 @@ def list_snapshots(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """List snapshots."""
-    params: dict[str, str | int | bool | None] = {
-        "all_projects": True if all_projects else None,
-        "status": status.lower() if status else None,
-        "name_prefix": name_prefix,
-    }
-    columns = list(SNAPSHOT_COLUMNS)
-    if all_projects:
-        columns.insert(2, Column("Project", "project_id"))
-    with open_client() as client:
-        if volume is not None:
-            params["volume_id"] = resolve_id(client, VOLUME, volume)
-        page = client.collect(SNAPSHOT.path, params, max_items=limit)
-    print_list(page, columns, fmt)
+    list_resources(
+        SNAPSHOT,
+        SNAPSHOT_COLUMNS,
+        fmt,
+        params={"status": status.lower() if status else None, "name_prefix": name_prefix},
+        lookups={"volume_id": (VOLUME, volume)},
+        limit=limit,
+        all_projects=all_projects,
+    )
 
 
 @snapshot_app.command("show")
 @reports_errors
 def show_snapshot(snapshot: SnapshotArg, fmt: FormatOption = OutputFormat.table) -> None:
     """Show one snapshot."""
-    with open_client() as client:
-        snapshot_id = resolve_id(client, SNAPSHOT, snapshot)
-        print_resource(client.get(SNAPSHOT.item_path(snapshot_id)), fmt)
+    show_resource(SNAPSHOT, snapshot, fmt)
 
 
 @snapshot_app.command("create")
@@ -90,19 +88,15 @@ def create_snapshot(
     body: dict[str, Any] = {"name": name}
     if description is not None:
         body["description"] = description
-    with open_client() as client:
-        body["volume_id"] = resolve_id(client, VOLUME, volume)
-        accepted = client.create(SNAPSHOT.path, body)
-        finish(
-            client,
-            accepted,
-            kind=SNAPSHOT,
-            resource_id=None,
-            wanted={"available"},
-            wait=wait,
-            timeout_s=timeout,
-            fmt=fmt,
-        )
+    create_and_follow(
+        SNAPSHOT,
+        body,
+        lookups={"volume_id": (VOLUME, volume)},
+        wanted={"available"},
+        wait=wait,
+        timeout_s=timeout,
+        fmt=fmt,
+    )
 
 
 @snapshot_app.command("rename")
@@ -113,9 +107,7 @@ def rename_snapshot(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Give a snapshot a new name."""
-    with open_client() as client:
-        snapshot_id = resolve_id(client, SNAPSHOT, snapshot)
-        print_resource(client.patch(SNAPSHOT.item_path(snapshot_id), {"name": new_name}), fmt)
+    rename_resource(SNAPSHOT, snapshot, new_name, fmt)
 
 
 @snapshot_app.command("delete")
@@ -127,16 +119,4 @@ def delete_snapshot(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Delete a snapshot."""
-    with open_client() as client:
-        snapshot_id = resolve_id(client, SNAPSHOT, snapshot)
-        accepted = client.act("DELETE", SNAPSHOT.item_path(snapshot_id))
-        finish_delete(
-            client,
-            accepted,
-            kind=SNAPSHOT,
-            resource_id=snapshot_id,
-            label=snapshot,
-            wait=wait,
-            timeout_s=timeout,
-            fmt=fmt,
-        )
+    delete_and_follow(SNAPSHOT, snapshot, wait=wait, timeout_s=timeout, fmt=fmt)

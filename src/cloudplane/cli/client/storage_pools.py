@@ -13,10 +13,10 @@ from cloudplane.cli.client.output import (
     Column,
     FormatOption,
     OutputFormat,
-    print_list,
     print_resource,
     reports_errors,
 )
+from cloudplane.cli.client.resource_commands import delete_resource, list_resources, show_resource
 
 storage_pool_app = typer.Typer(help="Storage pools volumes live in (admin).", no_args_is_help=True)
 volume_type_app = typer.Typer(
@@ -57,18 +57,14 @@ class PoolKind(enum.StrEnum):
 @reports_errors
 def list_storage_pools(limit: LimitOption = None, fmt: FormatOption = OutputFormat.table) -> None:
     """List storage pools with their capacity and what is allocated."""
-    with open_client() as client:
-        page = client.collect(STORAGE_POOL.path, max_items=limit)
-    print_list(page, STORAGE_POOL_COLUMNS, fmt)
+    list_resources(STORAGE_POOL, STORAGE_POOL_COLUMNS, fmt, limit=limit)
 
 
 @storage_pool_app.command("show")
 @reports_errors
 def show_storage_pool(pool: PoolArg, fmt: FormatOption = OutputFormat.table) -> None:
     """Show one storage pool."""
-    with open_client() as client:
-        pool_id = resolve_id(client, STORAGE_POOL, pool)
-        print_resource(client.get(STORAGE_POOL.item_path(pool_id)), fmt)
+    show_resource(STORAGE_POOL, pool, fmt)
 
 
 @storage_pool_app.command("create")
@@ -112,18 +108,14 @@ def create_storage_pool(
 @reports_errors
 def delete_storage_pool(pool: PoolArg) -> None:
     """Delete a storage pool (refused while volumes or volume types use it)."""
-    with open_client() as client:
-        client.delete(STORAGE_POOL.item_path(resolve_id(client, STORAGE_POOL, pool)))
-    typer.echo(f"Deleted storage pool {pool}.")
+    delete_resource(STORAGE_POOL, pool)
 
 
 @volume_type_app.command("list")
 @reports_errors
 def list_volume_types(limit: LimitOption = None, fmt: FormatOption = OutputFormat.table) -> None:
     """List volume types."""
-    with open_client() as client:
-        page = client.collect(VOLUME_TYPE.path, max_items=limit)
-    print_list(page, VOLUME_TYPE_COLUMNS, fmt)
+    list_resources(VOLUME_TYPE, VOLUME_TYPE_COLUMNS, fmt, limit=limit)
 
 
 @volume_type_app.command("create")
@@ -150,15 +142,11 @@ def create_volume_type(
 @reports_errors
 def show_volume_type(volume_type: TypeArg, fmt: FormatOption = OutputFormat.table) -> None:
     """Show one volume type."""
-    with open_client() as client:
-        type_id = resolve_id(client, VOLUME_TYPE, volume_type)
-        print_resource(client.get(VOLUME_TYPE.item_path(type_id)), fmt)
+    show_resource(VOLUME_TYPE, volume_type, fmt)
 
 
 @volume_type_app.command("delete")
 @reports_errors
 def delete_volume_type(volume_type: TypeArg) -> None:
     """Delete a volume type (refused for the default type and while volumes use it)."""
-    with open_client() as client:
-        client.delete(VOLUME_TYPE.item_path(resolve_id(client, VOLUME_TYPE, volume_type)))
-    typer.echo(f"Deleted volume type {volume_type}.")
+    delete_resource(VOLUME_TYPE, volume_type)

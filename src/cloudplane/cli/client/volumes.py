@@ -13,11 +13,16 @@ from cloudplane.cli.client.output import (
     Column,
     FormatOption,
     OutputFormat,
-    print_list,
-    print_resource,
     reports_errors,
 )
-from cloudplane.cli.client.waiting import TimeoutOption, WaitOption, finish, finish_delete
+from cloudplane.cli.client.resource_commands import (
+    create_and_follow,
+    delete_and_follow,
+    list_resources,
+    rename_resource,
+    show_resource,
+)
+from cloudplane.cli.client.waiting import TimeoutOption, WaitOption, finish
 
 volume_app = typer.Typer(help="Block-storage volumes.", no_args_is_help=True)
 
@@ -68,25 +73,20 @@ def list_volumes(
 ) -> None:
     """List volumes."""
     params: dict[str, str | int | bool | None] = {
-        "all_projects": True if all_projects else None,
         # Volume statuses are lower case in the API; accept them typed either way.
         "status": status.lower() if status else None,
         "name_prefix": name_prefix,
     }
-    columns = list(VOLUME_COLUMNS)
-    if all_projects:
-        columns.insert(2, Column("Project", "project_id"))
-    with open_client() as client:
-        page = client.collect(VOLUME.path, params, max_items=limit)
-    print_list(page, columns, fmt)
+    list_resources(
+        VOLUME, VOLUME_COLUMNS, fmt, params=params, limit=limit, all_projects=all_projects
+    )
 
 
 @volume_app.command("show")
 @reports_errors
 def show_volume(volume: VolumeArg, fmt: FormatOption = OutputFormat.table) -> None:
     """Show one volume with its attachment."""
-    with open_client() as client:
-        print_resource(client.get(VOLUME.item_path(resolve_id(client, VOLUME, volume))), fmt)
+    show_resource(VOLUME, volume, fmt)
 
 
 @volume_app.command("create")
@@ -118,22 +118,15 @@ def create_volume(
     if volume_type is not None:
         # The API takes a type's name or id here, so it is passed on as typed.
         body["volume_type"] = volume_type
-    with open_client() as client:
-        if image is not None:
-            body["image_id"] = resolve_id(client, IMAGE, image)
-        if snapshot is not None:
-            body["snapshot_id"] = resolve_id(client, SNAPSHOT, snapshot)
-        accepted = client.create(VOLUME.path, body)
-        finish(
-            client,
-            accepted,
-            kind=VOLUME,
-            resource_id=None,
-            wanted={"available"},
-            wait=wait,
-            timeout_s=timeout,
-            fmt=fmt,
-        )
+    create_and_follow(
+        VOLUME,
+        body,
+        lookups={"image_id": (IMAGE, image), "snapshot_id": (SNAPSHOT, snapshot)},
+        wanted={"available"},
+        wait=wait,
+        timeout_s=timeout,
+        fmt=fmt,
+    )
 
 
 @volume_app.command("rename")
@@ -144,9 +137,7 @@ def rename_volume(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Give a volume a new name."""
-    with open_client() as client:
-        volume_id = resolve_id(client, VOLUME, volume)
-        print_resource(client.patch(VOLUME.item_path(volume_id), {"name": new_name}), fmt)
+    rename_resource(VOLUME, volume, new_name, fmt)
 
 
 @volume_app.command("extend")
@@ -185,19 +176,7 @@ def delete_volume(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Delete a volume (refused while it is attached or has snapshots)."""
-    with open_client() as client:
-        volume_id = resolve_id(client, VOLUME, volume)
-        accepted = client.act("DELETE", VOLUME.item_path(volume_id))
-        finish_delete(
-            client,
-            accepted,
-            kind=VOLUME,
-            resource_id=volume_id,
-            label=volume,
-            wait=wait,
-            timeout_s=timeout,
-            fmt=fmt,
-        )
+    delete_and_follow(VOLUME, volume, wait=wait, timeout_s=timeout, fmt=fmt)
 
 
 @volume_app.command("attach")
