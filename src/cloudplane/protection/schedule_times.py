@@ -34,7 +34,7 @@ async def reschedule_plan(session: AsyncSession, plan_id: str, now: datetime | N
         .join(ProtectionTrigger, ProtectionTrigger.id == ScheduledOperation.trigger_id)
         .where(ScheduledOperation.plan_id == plan_id, ScheduledOperation.deleted_key == LIVE)
     )
-    for operation, trigger in rows.tuples().all():
+    for operation, trigger in rows.all():
         operation.next_run_at = (
             None if now is None else time_trigger(trigger).first_at_or_after(now)
         )
@@ -54,7 +54,7 @@ async def reschedule_trigger(
         )
     )
     rules = time_trigger(trigger)
-    for operation, plan in rows.tuples().all():
+    for operation, plan in rows.all():
         started = plan.status == PlanStatus.STARTED.value
         operation.next_run_at = rules.first_at_or_after(now) if started else None
     await session.flush()

@@ -63,7 +63,7 @@ async def fire_due_operations(runtime: Runtime, now: datetime) -> list[Firing]:
             )
             .order_by(ScheduledOperation.next_run_at, ScheduledOperation.id)
         )
-        candidates = [(row_id, due) for row_id, due in due_rows.tuples().all() if due is not None]
+        candidates = [(row_id, due) for row_id, due in due_rows.all() if due is not None]
     won: list[Firing] = []
     for operation_id, due in candidates:
         try:
@@ -85,7 +85,7 @@ async def _claim_and_fire(
             .join(ProtectionTrigger, ProtectionTrigger.id == ScheduledOperation.trigger_id)
             .where(ScheduledOperation.id == operation_id)
         )
-        found = row.tuples().first()
+        found = row.first()
         if found is None:
             return None
         operation, trigger_row = found
