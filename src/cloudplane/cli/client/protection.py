@@ -12,11 +12,16 @@ from cloudplane.cli.client.credentials import open_client
 from cloudplane.cli.client.errors import ClientError
 from cloudplane.cli.client.lookup import (
     CHECKPOINT,
+    IMAGE,
+    NETWORK,
     PLAN,
+    PROJECT,
     RESTORE,
     SCHEDULED_OPERATION,
+    SERVER,
     TRIGGER,
     VERIFICATION,
+    VOLUME,
     Kind,
     resolve_id,
 )
@@ -100,13 +105,24 @@ def provider_id(client: ApiClient, id_or_name: str) -> str:
     raise ClientError("not_found", f"no protection provider is named {id_or_name!r}")
 
 
-def parse_resources(resources: list[str]) -> list[dict[str, str]]:
-    """``TYPE:ID`` pairs (``server:…``, ``volume:…``) as plan resources."""
+PROTECTABLE_KINDS = {
+    "server": SERVER,
+    "volume": VOLUME,
+    "image": IMAGE,
+    "network": NETWORK,
+    "project": PROJECT,
+}
+
+
+def parse_resources(client: ApiClient, resources: list[str]) -> list[dict[str, str]]:
+    """``TYPE:ID-OR-NAME`` pairs (``server:web-1``, ``volume:<id>``) as plan resources."""
     parsed = []
     for item in resources:
-        kind, _, resource_id = item.partition(":")
-        if not kind or not resource_id:
-            raise typer.BadParameter(f"{item!r} is not TYPE:ID (e.g. server:<id>)")
+        kind, _, reference = item.partition(":")
+        if kind not in PROTECTABLE_KINDS or not reference:
+            known = "|".join(PROTECTABLE_KINDS)
+            raise typer.BadParameter(f"{item!r} is not TYPE:ID-OR-NAME with TYPE {known}")
+        resource_id = resolve_id(client, PROTECTABLE_KINDS[kind], reference)
         parsed.append({"type": kind, "id": resource_id})
     return parsed
 
@@ -157,17 +173,21 @@ def show_plan(plan: PlanArg, fmt: FormatOption = OutputFormat.table) -> None:
 def create_plan(
     name: Annotated[str, typer.Argument(help="Name of the new plan.")],
     resource: Annotated[
-        list[str], typer.Option("--resource", help="TYPE:ID to protect; repeat for more.")
+        list[str],
+        typer.Option(
+            "--resource", help="TYPE:ID-OR-NAME to protect (server:web-1); repeat for more."
+        ),
     ],
     provider: Annotated[str, typer.Option(help="Provider name or id.")] = "backup",
     description: Annotated[str | None, typer.Option(help="Free text.")] = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Create a plan (suspended until started)."""
-    body: dict[str, Any] = {"name": name, "resources": parse_resources(resource)}
+    body: dict[str, Any] = {"name": name}
     if description is not None:
         body["description"] = description
     with open_client() as client:
+        body["resources"] = parse_resources(client, resource)
         body["provider_id"] = provider_id(client, provider)
         print_resource(client.post(PLAN.path, body), fmt)
 
