@@ -16,8 +16,9 @@ from tests.api.protection.protection_factories import (
     server_with_two_volumes,
     show,
 )
-from tests.api.storage.storage_factories import show_volume
+from tests.api.storage.storage_factories import available_volume, show_volume
 from tests.support.api import ApiSession
+from tests.support.factories import new_project_member
 
 from cloudplane.drivers.simulator import SimulatorDriver
 from cloudplane.protection.providers import backup_store
@@ -114,3 +115,27 @@ async def test_a_corrupted_backup_file_fails_verification_for_that_volume_only(
     assert restore["status"] == "fail"
     assert restore["resources_status"][key("volume", volume_ids[1])] == "fail"
     assert restore["resources_status"][key("volume", volume_ids[0])] == "success"
+
+
+async def test_protecting_a_project_covers_its_servers_and_volumes_and_restores_them(
+    admin: ApiSession, tmp_path: Path
+) -> None:
+    member = await new_project_member(admin)
+    server, volume_ids = await server_with_two_volumes(member)
+    loose = await available_volume(member)
+    plan = await create_plan(member, [{"type": "project", "id": member.project_id}])
+
+    checkpoint = await checkpoint_of(member, plan["id"])
+
+    assert checkpoint["status"] == "available", checkpoint
+    protected = {(r["type"], r["id"]) for r in checkpoint["resources"]}
+    assert {("server", server["id"]), ("volume", loose["id"]), ("project", member.project_id)} | {
+        ("volume", v) for v in volume_ids
+    } <= protected
+    assert [n["type"] for n in checkpoint["resource_graph"]][-1] == "project"
+    restore = await run(member, "/protection/restores", {"checkpoint_id": checkpoint["id"]})
+    assert restore["status"] == "success", restore
+    restored_loose = restore["restored_resources"][key("volume", loose["id"])]
+    assert await exported_digest(member, restored_loose, tmp_path) == await exported_digest(
+        member, loose["id"], tmp_path
+    )

@@ -6,9 +6,10 @@ moves its own clock through the firings.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tests.api.protection.protection_factories import (
+    checkpoint_of,
     checkpoints_of,
     create_scheduled_operation,
     create_trigger,
@@ -19,8 +20,13 @@ from tests.api.protection.protection_factories import (
     volume_plan,
 )
 from tests.support.api import ApiSession
+from tests.support.factories import new_project_member, set_quota
 
+from cloudplane.identity.models import Role
+from cloudplane.identity.principal import Principal
 from cloudplane.kit.clock import utcnow
+from cloudplane.kit.db import unit_of_work
+from cloudplane.protection.checkpoint_service import prune
 from cloudplane.protection.providers import backup_store
 from cloudplane.protection.scheduling import fire_due_operations
 
@@ -163,3 +169,58 @@ async def test_retention_protect_keeps_the_newest_max_backups_and_deletes_the_re
     assert (store / str(made[3])).is_dir()
     gone = await admin.get(f"/protection/checkpoints/{made[0]}", params={"deleted": "true"})
     assert gone.json()["status"] == "deleted"
+
+
+async def test_a_firing_refused_by_the_quota_is_logged_failed_and_the_next_one_still_runs(
+    admin: ApiSession,
+) -> None:
+    member = await new_project_member(admin)
+    await set_quota(admin, member.project_id, checkpoints=1)
+    start = top_of_next_hour(utcnow())
+    plan = await volume_plan(member)
+    trigger = await create_trigger(member, "*/10 * * * *", start=start, window_s=120)
+    operation = await create_scheduled_operation(member, plan["id"], trigger["id"])
+    await start_plan(member, plan["id"])
+
+    ran = await fire_due_operations(member.runtime, start)
+    refused = await fire_due_operations(member.runtime, start + timedelta(minutes=10))
+    await member.settle()
+
+    assert [f.error for f in ran] == [None]
+    assert [f.checkpoint_id for f in refused] == [None]
+    assert "quota" in str(refused[0].error)
+    logs = await logs_of(member, operation["id"])
+    assert [entry["status"] for entry in logs] == ["success", "fail"]
+    shown = await show(member, f"/protection/scheduled-operations/{operation['id']}")
+    assert shown["next_run_at"].startswith(
+        (start + timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M:%S")
+    )
+
+
+async def test_retention_days_prunes_checkpoints_older_than_the_limit(admin: ApiSession) -> None:
+    plan = await volume_plan(admin)
+    old = await checkpoint_of(admin, plan["id"])
+    recent = await checkpoint_of(admin, plan["id"])
+    principal = Principal(
+        user_id=admin.user_id,
+        username="admin",
+        project_id=admin.project_id,
+        roles=frozenset({Role.MEMBER}),
+    )
+    # Eight days on, the first is older than a week; the second was made a moment later.
+    eight_days_on = datetime.fromisoformat(old["created_at"]) + timedelta(days=7, microseconds=1)
+
+    async with unit_of_work(admin.runtime.sessions, write=True) as session:
+        pruned = await prune(
+            session,
+            admin.runtime,
+            principal,
+            plan["id"],
+            max_backups=None,
+            retention_days=7,
+            now=eight_days_on,
+        )
+    await admin.settle()
+
+    assert pruned == [old["id"]]
+    assert [c["id"] for c in await checkpoints_of(admin, plan["id"])] == [recent["id"]]
