@@ -140,6 +140,9 @@ async def request_delete(
 async def _start_delete(
     session: AsyncSession, runtime: Runtime, principal: Principal, checkpoint: Checkpoint
 ) -> Operation:
+    # Lock first, then look for readers: a restore or verification being requested holds a
+    # share lock on the checkpoint until it commits, so this waits for it and then sees it.
+    await session.refresh(checkpoint, with_for_update=True)
     for model in (Restore, Verification):
         busy = await session.scalar(
             select(model.id).where(

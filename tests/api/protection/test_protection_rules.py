@@ -366,3 +366,35 @@ async def test_editing_a_trigger_moves_the_next_firing_of_its_operations(
     shown = await show(admin, f"/protection/scheduled-operations/{operation['id']}")
     expected = (later + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%S")
     assert shown["next_run_at"].startswith(expected)
+
+
+@pytest.mark.engines
+@pytest.mark.parametrize("engine_name", ALL_ENGINES, indirect=True)
+async def test_a_checkpoint_deleted_while_restores_are_requested_is_never_both(
+    admin: ApiSession,
+) -> None:
+    plan = await volume_plan(admin)
+    checkpoint = await checkpoint_of(admin, plan["id"])
+
+    answers = await asyncio.gather(
+        admin.delete(f"/protection/checkpoints/{checkpoint['id']}"),
+        *(
+            admin.post("/protection/restores", json={"checkpoint_id": checkpoint["id"]})
+            for _ in range(4)
+        ),
+    )
+    await admin.settle()
+
+    deleted, restores = answers[0], answers[1:]
+    # A restore that arrives once the delete has finished finds no checkpoint at all (404).
+    assert deleted.status_code in (202, 409), deleted.text
+    assert all(r.status_code in (202, 404, 409) for r in restores), [r.text for r in restores]
+    accepted = [r for r in restores if r.status_code == 202]
+    if deleted.status_code == 202:
+        assert accepted == []
+    else:
+        assert_error(deleted, 409, "conflict")
+        assert accepted
+    for response in accepted:
+        restore = await show(admin, f"/protection/restores/{response.json()['id']}")
+        assert restore["status"] == "success", restore
