@@ -398,3 +398,31 @@ async def test_a_checkpoint_deleted_while_restores_are_requested_is_never_both(
     for response in accepted:
         restore = await show(admin, f"/protection/restores/{response.json()['id']}")
         assert restore["status"] == "success", restore
+
+
+@pytest.mark.engines
+@pytest.mark.parametrize("engine_name", ALL_ENGINES, indirect=True)
+async def test_a_plan_deleted_while_an_operation_is_scheduled_on_it_is_never_both(
+    admin: ApiSession,
+) -> None:
+    plan = await volume_plan(admin)
+    trigger = await create_trigger(admin, "0 * * * *", start=top_of_next_hour(utcnow()))
+    body = {
+        "name": unique("schedule"),
+        "operation_type": "protect",
+        "trigger_id": trigger["id"],
+        "operation_definition": {"plan_id": plan["id"]},
+    }
+
+    deleted, scheduled = await asyncio.gather(
+        admin.delete(f"/protection/plans/{plan['id']}"),
+        admin.post("/protection/scheduled-operations", json=body),
+    )
+
+    if deleted.status_code == 204:
+        assert_error(scheduled, 404, "not_found")
+        assert await count(admin, "/protection/scheduled-operations") == 0
+    else:
+        assert_error(deleted, 409, "conflict")
+        assert scheduled.status_code == 201, scheduled.text
+        assert (await show(admin, f"/protection/plans/{plan['id']}"))["id"] == plan["id"]
