@@ -426,3 +426,15 @@ async def test_a_plan_deleted_while_an_operation_is_scheduled_on_it_is_never_bot
         assert_error(deleted, 409, "conflict")
         assert scheduled.status_code == 201, scheduled.text
         assert (await show(admin, f"/protection/plans/{plan['id']}"))["id"] == plan["id"]
+
+
+async def test_protection_requests_are_audited_with_their_collection_and_action(
+    admin: ApiSession,
+) -> None:
+    plan = await volume_plan(admin)
+    await start_plan(admin, plan["id"])
+
+    events = (await admin.get("/audit-events", params={"resource_id": plan["id"]})).json()
+    described = {(e["resource_type"], e["action"]) for e in events["items"]}
+
+    assert {("protection.plans", "create"), ("protection.plans", "start")} <= described
