@@ -58,13 +58,19 @@ async def list_protectable_instances(
 ) -> Page[ProtectableInstanceOut]:
     """The project's instances of a type, each with the resources it depends on."""
     found = await protectables.instances(session, principal.project_id, resource_type)
+    names: dict[protectables.ResourceRef, str | None] = {
+        instance.ref: instance.name for instance in found
+    }
     items = []
     for instance in found:
         dependents = []
         for ref in instance.dependencies:
-            loaded = await protectables.load(session, principal.project_id, ref)
-            if loaded is not None:
-                dependents.append(ResourceRefOut(type=ref.type, id=ref.id, name=loaded.name))
+            if ref not in names:  # each shared image or network is read once
+                loaded = await protectables.load(session, principal.project_id, ref)
+                names[ref] = loaded.name if loaded is not None else None
+            name = names[ref]
+            if name is not None:
+                dependents.append(ResourceRefOut(type=ref.type, id=ref.id, name=name))
         items.append(
             ProtectableInstanceOut(
                 type=instance.ref.type,

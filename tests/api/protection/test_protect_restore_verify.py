@@ -17,7 +17,7 @@ from tests.api.protection.protection_factories import (
     show,
 )
 from tests.api.storage.storage_factories import available_volume, show_volume
-from tests.support.api import ApiSession
+from tests.support.api import ApiSession, assert_error
 from tests.support.factories import new_project_member
 
 from cloudplane.drivers.simulator import SimulatorDriver
@@ -139,3 +139,36 @@ async def test_protecting_a_project_covers_its_servers_and_volumes_and_restores_
     assert await exported_digest(member, restored_loose, tmp_path) == await exported_digest(
         member, loose["id"], tmp_path
     )
+
+
+async def test_a_volume_lost_by_the_backend_fails_its_resource_and_the_checkpoint_only(
+    admin: ApiSession,
+) -> None:
+    kept, lost = await available_volume(admin), await available_volume(admin)
+    plan = await create_plan(
+        admin, [{"type": "volume", "id": kept["id"]}, {"type": "volume", "id": lost["id"]}]
+    )
+    await admin.runtime.driver.delete_volume(lost["id"])  # drift: the backend lost it
+
+    checkpoint = await checkpoint_of(admin, plan["id"])
+
+    assert checkpoint["status"] == "error"
+    by_id = {r["id"]: r for r in checkpoint["resources"]}
+    assert by_id[kept["id"]]["status"] == "available"
+    assert by_id[lost["id"]]["status"] == "error"
+    assert lost["id"] in by_id[lost["id"]]["reason"]
+    assert lost["id"] in checkpoint["error"]
+    refused = await admin.post(
+        "/protection/verifications", json={"checkpoint_id": checkpoint["id"]}
+    )
+    assert_error(refused, 409, "conflict")
+    logs = await show(admin, f"/protection/operation-logs?checkpoint_id={checkpoint['id']}")
+    assert [(e["operation_type"], e["status"]) for e in logs["items"]] == [("protect", "fail")]
+    store = backup_store(admin.runtime.settings) / checkpoint["id"]
+    assert (store / f"volume-{kept['id']}.img").is_file()
+
+    deleted = await admin.delete(f"/protection/checkpoints/{checkpoint['id']}")
+    await admin.settle()
+
+    assert deleted.status_code == 202
+    assert not store.exists()
