@@ -68,6 +68,7 @@ async def restore_volume(
     metadata, saved = resource["metadata"], resource["saved"]
     async with unit_of_work(runtime.sessions, write=True) as session:
         if existing_id is None:
+            volume_type = options.volume_type or await _original_type(session, metadata)
             volume = await store_new_volume(
                 session,
                 runtime,
@@ -75,7 +76,7 @@ async def restore_volume(
                 name=restored_name(options, str(resource["name"]), restore_id),
                 description=f"restored from {resource['type']} {resource['id']}",
                 size_gb=int(metadata["size_gb"]),
-                volume_type=options.volume_type,
+                volume_type=volume_type,
             )
             volume.bootable = bool(metadata["bootable"])
             await session.flush()
@@ -99,6 +100,15 @@ async def restore_volume(
         raise
     await _volume_status(runtime, volume.id, VolumeStatus.AVAILABLE, None)
     return volume.id
+
+
+async def _original_type(session: AsyncSession, metadata: dict[str, Any]) -> str | None:
+    """The protected volume's type while it still exists (else None: the default type)."""
+    type_id = metadata.get("volume_type_id")
+    if not type_id:
+        return None
+    found = await storage_repository.get_volume_type(session, str(type_id))
+    return found.id if found is not None else None
 
 
 async def _volume_status(

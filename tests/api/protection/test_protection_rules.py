@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from tests.api.protection.protection_factories import (
@@ -22,7 +23,7 @@ from tests.api.protection.protection_factories import (
     unique,
     volume_plan,
 )
-from tests.api.storage.storage_factories import available_volume
+from tests.api.storage.storage_factories import available_volume, pool_with_type
 from tests.support.api import ApiSession, assert_error
 from tests.support.databases import ALL_ENGINES
 from tests.support.factories import new_project_member, set_quota
@@ -438,3 +439,25 @@ async def test_protection_requests_are_audited_with_their_collection_and_action(
     described = {(e["resource_type"], e["action"]) for e in events["items"]}
 
     assert {("protection.plans", "create"), ("protection.plans", "start")} <= described
+
+
+async def test_restored_volumes_keep_their_type_unless_the_restore_names_another(
+    admin: ApiSession, tmp_path: Path
+) -> None:
+    _, own_type = await pool_with_type(admin, tmp_path / "pool-a", capacity_gb=20)
+    _, other_type = await pool_with_type(admin, tmp_path / "pool-b", capacity_gb=20)
+    volume = await available_volume(admin, volume_type=own_type["name"])
+    plan = await create_plan(admin, [{"type": "volume", "id": volume["id"]}])
+    checkpoint = await checkpoint_of(admin, plan["id"])
+    restored_types = []
+    for parameters in ({}, {"volume_type": other_type["name"]}):
+        response = await admin.post(
+            "/protection/restores",
+            json={"checkpoint_id": checkpoint["id"], "parameters": parameters},
+        )
+        await admin.settle()
+        restore = await show(admin, f"/protection/restores/{response.json()['id']}")
+        restored = restore["restored_resources"][f"Volume#{volume['id']}"]
+        restored_types.append((await show(admin, f"/volumes/{restored}"))["volume_type"])
+
+    assert restored_types == [own_type["name"], other_type["name"]]
