@@ -34,6 +34,8 @@ from cloudplane.operations.endpoints import router as operation_router
 from cloudplane.operations.event_stream import router as event_router
 from cloudplane.operations.scheduler import JobSpec, Scheduler
 from cloudplane.operations.sweeper import recover_after_restart, sweep_operations
+from cloudplane.protection.endpoints import routers as protection_routers
+from cloudplane.protection.scheduling import fire_due_operations_job
 from cloudplane.runtime import Runtime
 from cloudplane.seed import prepare_database
 from cloudplane.settings import Settings
@@ -54,6 +56,10 @@ OPENAPI_TAGS = [
         "name": "network",
         "description": "Networks, ports, floating IPs and security groups.",
     },
+    {
+        "name": "protection",
+        "description": "Data protection: providers, plans, triggers, checkpoints and restores.",
+    },
     {"name": "operations", "description": "Asynchronous work and its events."},
     {"name": "audit", "description": "The record of every mutating request."},
 ]
@@ -71,6 +77,7 @@ def periodic_jobs(settings: Settings) -> list[JobSpec]:
         JobSpec("operations.sweep", settings.sweep_interval_s, sweep_operations),
         JobSpec("servers.reconcile", settings.reconcile_interval_s, reconcile_servers_job),
         JobSpec("leaks.sweep", settings.leak_sweep_interval_s, sweep_leaks),
+        JobSpec("protection.fire", settings.protection_tick_s, fire_due_operations_job),
     ]
 
 
@@ -129,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         floating_ip_router,
         security_group_router,
         security_group_rule_router,
+        *protection_routers,
         operation_router,
         event_router,
         audit_router,

@@ -15,6 +15,8 @@ from cloudplane.network.repository import network_usage
 from cloudplane.network.tasks import register_network_handlers
 from cloudplane.operations.handlers import HandlerRegistry
 from cloudplane.operations.runner import execute_operation
+from cloudplane.protection.repository import protection_usage
+from cloudplane.protection.tasks import register_protection_handlers
 from cloudplane.runtime import Runtime
 from cloudplane.settings import Settings
 from cloudplane.storage.repository import storage_usage
@@ -42,6 +44,7 @@ async def build_runtime(settings: Settings) -> Runtime:
     register_compute_handlers(handlers)
     register_storage_handlers(handlers)
     register_network_handlers(handlers)
+    register_protection_handlers(handlers)
     runtime = Runtime(
         settings=settings,
         engine=engine,
@@ -49,7 +52,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         driver=driver,
         authenticator=Authenticator(tokens, sessions, cache_ttl_s=settings.auth_cache_ttl_s),
         handlers=handlers,
-        usage_counters=[server_usage, storage_usage, network_usage],
+        usage_counters=[server_usage, storage_usage, network_usage, protection_usage],
         passwords=PasswordHashing(
             time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
         ),

@@ -16,12 +16,22 @@ from cloudplane.network.models import (
     SecurityGroupRule,
 )
 from cloudplane.operations.models import Operation, OperationEvent, PeriodicJob
+from cloudplane.protection.models import (
+    Checkpoint,
+    ProtectionLog,
+    ProtectionPlan,
+    ProtectionTrigger,
+    Restore,
+    ScheduledOperation,
+    Verification,
+)
 from cloudplane.storage.models import Snapshot, StoragePool, Volume, VolumeAttachment, VolumeType
 
 __all__ = [
     "ApiKey",
     "AuditEvent",
     "Base",
+    "Checkpoint",
     "Flavor",
     "FloatingIp",
     "IdempotencyRecord",
@@ -35,13 +45,19 @@ __all__ = [
     "Port",
     "PortSecurityGroup",
     "Project",
+    "ProtectionLog",
+    "ProtectionPlan",
+    "ProtectionTrigger",
     "Quota",
+    "Restore",
+    "ScheduledOperation",
     "SecurityGroup",
     "SecurityGroupRule",
     "Server",
     "Snapshot",
     "StoragePool",
     "User",
+    "Verification",
     "Volume",
     "VolumeAttachment",
     "VolumeType",

@@ -72,6 +72,18 @@ class Settings(BaseSettings):
     idempotency_ttl_s: int = 24 * 3600
     max_upload_bytes: int = 64 * 1024**3
 
+    backup_dir: Path | None = Field(
+        default=None,
+        description="Backup store of the backup provider (a directory or mounted NFS path); "
+        "empty means <data dir>/backups.",
+    )
+    protection_min_trigger_interval_s: float = Field(
+        default=300.0, ge=0, description="Shortest time allowed between two trigger firings."
+    )
+    protection_tick_s: float = Field(
+        default=10.0, gt=0, description="How often schedulers look for due protection firings."
+    )
+
     @property
     def effective_database_url(self) -> str:
         """The configured database URL, or SQLite in the data directory."""

@@ -28,6 +28,10 @@ def note_resource(request: Request, resource_id: str) -> None:
     request.state.audit_resource_id = resource_id
 
 
+_NAMESPACES = frozenset({"protection"})
+"""Path prefixes that group collections: the collection is the second part."""
+
+
 def describe(scope: Scope) -> tuple[str | None, str | None, str]:
     """``(resource_type, resource_id, action)`` of the request in ``scope``."""
     method: str = scope["method"]
@@ -38,6 +42,8 @@ def describe(scope: Scope) -> tuple[str | None, str | None, str]:
     if not isinstance(template, str) or not template.startswith(_API_PREFIX):
         return None, None, method.lower()
     parts = [part for part in template[len(_API_PREFIX) :].split("/") if part]
+    if len(parts) > 1 and parts[0] in _NAMESPACES:  # /protection/plans/{id} → protection.plans
+        parts = [f"{parts[0]}.{parts[1]}", *parts[2:]]
     resource_type = parts[0] if parts else None
     resource_id = state.get("audit_resource_id")
     if resource_id is None and len(parts) > 1 and parts[1].startswith("{"):

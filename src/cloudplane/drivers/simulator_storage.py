@@ -1,6 +1,7 @@
 """The simulator's block storage: volumes and snapshots kept as small JSON files.
 
-Data is simulated (no guest bytes are stored) but sizes are real: a volume reports exactly the
+Data is simulated (a few KiB of deterministic bytes per volume, see ``simulator_volume_data``,
+so exports and checksums are real) but sizes are real: a volume reports exactly the
 size it was created or extended to, an image must really fit the volume made from it (its file
 must exist), and a snapshot keeps the size its volume had when it was taken. Each volume and
 snapshot is one JSON file under ``<simulator dir>/volumes/``, replaced atomically on every change
@@ -25,6 +26,11 @@ from cloudplane.drivers.simulator_storage_records import (
     StorageFiles,
     StorageState,
 )
+from cloudplane.drivers.simulator_volume_data import (
+    EXPORT_FORMAT,
+    VolumeDataFiles,
+    derived_bytes,
+)
 from cloudplane.drivers.storage_contract import (
     GIB,
     AttachmentInfo,
@@ -47,6 +53,8 @@ STORAGE_OPERATIONS = frozenset(
         "get_volume",
         "list_volumes",
         "get_snapshot",
+        "export_volume",
+        "import_volume",
     }
 )
 
@@ -60,6 +68,7 @@ class SimulatedStorage(StorageDriver):
     """
 
     _block_storage: StorageState | None = None
+    _volume_data: VolumeDataFiles | None = None
 
     @abc.abstractmethod
     async def get_server(self, server_id: str) -> ServerInfo:
@@ -74,10 +83,12 @@ class SimulatedStorage(StorageDriver):
         files = StorageFiles(directory)
         volumes, snapshots = await asyncio.to_thread(files.load_all)
         self._block_storage = StorageState(files, volumes, snapshots)
+        self._volume_data = VolumeDataFiles(directory)
 
     async def close_storage(self) -> None:
         """Forget the in-memory copy; the files stay. Safe to call more than once."""
         self._block_storage = None
+        self._volume_data = None
 
     async def create_volume(self, spec: VolumeSpec) -> VolumeInfo:
         await self._simulate("create_volume")
@@ -100,6 +111,7 @@ class SimulatedStorage(StorageDriver):
                 # A volume made from a snapshot is bootable when the snapshot's volume was.
                 origin = state.volumes.get(state.snapshots[spec.snapshot_id].volume_id)
                 volume = replace(volume, bootable=origin is not None and origin.bootable)
+            await self._initial_data(spec)
             await self._storage_save_volume(state, volume)
             return volume.info()
 
@@ -120,6 +132,7 @@ class SimulatedStorage(StorageDriver):
                 raise DriverError(f"volume {volume_id} has snapshots", code="in_use")
             await state.remove(VOLUME, volume_id)
             state.volumes.pop(volume_id, None)
+            await asyncio.to_thread(self._data_files().remove, VOLUME, volume_id)
 
     async def extend_volume(self, volume_id: str, size_gb: int) -> VolumeInfo:
         await self._simulate("extend_volume")
@@ -147,6 +160,9 @@ class SimulatedStorage(StorageDriver):
             snapshot = SimulatedSnapshot(
                 id=snapshot_id, volume_id=volume_id, size_gb=volume.size_gb
             )
+            await asyncio.to_thread(
+                self._data_files().copy, VOLUME, volume_id, SNAPSHOT, snapshot_id, seed=volume_id
+            )
             await state.write(SNAPSHOT, snapshot_id, snapshot.to_json())
             state.snapshots[snapshot_id] = snapshot
             return snapshot.info()
@@ -157,6 +173,7 @@ class SimulatedStorage(StorageDriver):
         async with state.lock:
             await state.remove(SNAPSHOT, snapshot_id)
             state.snapshots.pop(snapshot_id, None)
+            await asyncio.to_thread(self._data_files().remove, SNAPSHOT, snapshot_id)
 
     async def attach_volume(self, server_id: str, volume_id: str, device: str) -> AttachmentInfo:
         await self._simulate("attach_volume")
@@ -208,6 +225,67 @@ class SimulatedStorage(StorageDriver):
         if snapshot is None:
             raise ResourceNotFound(SNAPSHOT, snapshot_id)
         return snapshot.info()
+
+    async def export_volume(self, volume_id: str, destination: Path) -> str:
+        await self._simulate("export_volume")
+        state = self._storage_state()
+        async with state.lock:
+            volume = _require_volume(state, volume_id)
+            files = self._data_files()
+            data = await asyncio.to_thread(files.read, VOLUME, volume_id, fallback_seed=volume_id)
+            await asyncio.to_thread(files.export, data, volume.size_gb, destination)
+        return EXPORT_FORMAT
+
+    async def import_volume(self, volume_id: str, source: Path, disk_format: str) -> None:
+        await self._simulate("import_volume")
+        if disk_format != EXPORT_FORMAT:
+            raise DriverError(f"cannot import {disk_format} data", code="invalid_format")
+        state = self._storage_state()
+        async with state.lock:
+            volume = _require_volume(state, volume_id)
+            if volume.attachment is not None:
+                raise DriverError(
+                    f"volume {volume_id} is attached to server {volume.attachment.server_id}",
+                    code="in_use",
+                )
+            files = self._data_files()
+            size_gb, data = await asyncio.to_thread(files.parse_export, source)
+            if size_gb > volume.size_gb:
+                raise DriverError(
+                    f"the data needs {size_gb} GB; volume {volume_id} has {volume.size_gb} GB",
+                    code="too_small",
+                )
+            await asyncio.to_thread(files.write, VOLUME, volume_id, data)
+
+    async def write_volume_data(self, volume_id: str, offset: int, data: bytes) -> None:
+        """Overwrite part of the volume's simulated data, as a guest writing to it would."""
+        state = self._storage_state()
+        async with state.lock:
+            _require_volume(state, volume_id)
+            files = self._data_files()
+            current = await asyncio.to_thread(
+                files.read, VOLUME, volume_id, fallback_seed=volume_id
+            )
+            if offset < 0 or offset + len(data) > len(current):
+                raise DriverError("the write falls outside the simulated data", code="invalid")
+            changed = current[:offset] + data + current[offset + len(data) :]
+            await asyncio.to_thread(files.write, VOLUME, volume_id, changed)
+
+    async def _initial_data(self, spec: VolumeSpec) -> None:
+        """Give a new volume its bytes: its snapshot's, its image's, or its own blank ones."""
+        files = self._data_files()
+        if spec.snapshot_id is not None:
+            await asyncio.to_thread(
+                files.copy, SNAPSHOT, spec.snapshot_id, VOLUME, spec.id, seed=spec.snapshot_id
+            )
+            return
+        seed = f"image:{spec.image.image_id}" if spec.image is not None else spec.id
+        await asyncio.to_thread(files.write, VOLUME, spec.id, derived_bytes(seed))
+
+    def _data_files(self) -> VolumeDataFiles:
+        if self._volume_data is None:
+            raise DriverError("the simulator driver is not open", code="not_open")
+        return self._volume_data
 
     def _storage_state(self) -> StorageState:
         if self._block_storage is None:

@@ -47,7 +47,10 @@ async def test_the_volume_directory_appears_with_the_first_volume(tmp_path: Path
     driver = await opened(state_dir)
     assert not (state_dir / "volumes").exists()
     volume = await driver.create_volume(volume_spec())
-    assert [p.name for p in (state_dir / "volumes").iterdir()] == [f"volume-{volume.id}.json"]
+    assert sorted(p.name for p in (state_dir / "volumes").iterdir()) == [
+        f"volume-{volume.id}.data",
+        f"volume-{volume.id}.json",
+    ]
     await driver.delete_volume(volume.id)
     assert list((state_dir / "volumes").iterdir()) == []
     await driver.close()

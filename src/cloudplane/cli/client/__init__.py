@@ -20,6 +20,15 @@ from cloudplane.cli.client.identity import (
 from cloudplane.cli.client.networks import network_app, port_app
 from cloudplane.cli.client.operations import audit_app, operation_app
 from cloudplane.cli.client.projects import member_app, project_app, quota_app
+from cloudplane.cli.client.protection import (
+    checkpoint_app,
+    plan_app,
+    protection_log_app,
+    restore_app,
+    schedule_app,
+    trigger_app,
+    verification_app,
+)
 from cloudplane.cli.client.security_groups import security_group_app
 from cloudplane.cli.client.servers import server_app
 from cloudplane.cli.client.snapshots import snapshot_app
@@ -34,7 +43,9 @@ def register_client_commands(app: typer.Typer) -> None:
 
     Groups: ``server``, ``flavor``, ``image``, ``volume``, ``snapshot``, ``storage-pool``,
     ``volume-type``, ``network``, ``port``, ``floating-ip``, ``security-group``, ``project``,
-    ``quota``, ``user``, ``member``, ``api-key``, ``operation``, ``audit``. Call once per root app.
+    ``quota``, ``user``, ``member``, ``api-key``, ``operation``, ``audit``, and data protection's
+    ``plan``, ``trigger``, ``schedule``, ``checkpoint``, ``restore``, ``verification``,
+    ``protection-log``. Call once per root app.
     """
     app.command("login")(login_command)
     app.command("logout")(logout_command)
@@ -57,3 +68,10 @@ def register_client_commands(app: typer.Typer) -> None:
     app.add_typer(api_key_app, name="api-key")
     app.add_typer(operation_app, name="operation")
     app.add_typer(audit_app, name="audit")
+    app.add_typer(plan_app, name="plan")
+    app.add_typer(trigger_app, name="trigger")
+    app.add_typer(schedule_app, name="schedule")
+    app.add_typer(checkpoint_app, name="checkpoint")
+    app.add_typer(restore_app, name="restore")
+    app.add_typer(verification_app, name="verification")
+    app.add_typer(protection_log_app, name="protection-log")

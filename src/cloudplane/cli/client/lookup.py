@@ -38,6 +38,13 @@ PORT = Kind("port", f"{API}/ports")
 # Floating IPs have no name; the address is what a person knows them by.
 FLOATING_IP = Kind("floating IP", f"{API}/floating-ips", name_field="ip")
 SECURITY_GROUP = Kind("security group", f"{API}/security-groups")
+PLAN = Kind("protection plan", f"{API}/protection/plans")
+TRIGGER = Kind("trigger", f"{API}/protection/triggers")
+SCHEDULED_OPERATION = Kind("scheduled operation", f"{API}/protection/scheduled-operations")
+# Checkpoints, restores and verifications have no name: they are named by id only.
+CHECKPOINT = Kind("checkpoint", f"{API}/protection/checkpoints", name_field="id")
+RESTORE = Kind("restore", f"{API}/protection/restores", name_field="id")
+VERIFICATION = Kind("verification", f"{API}/protection/verifications", name_field="id")
 
 
 def is_uuid(value: str) -> bool:

@@ -1,0 +1,151 @@
+"""``export_volume`` and ``import_volume``, checked against every driver that declares
+``Capability.VOLUME_DATA`` (one without it must refuse both with ``Unsupported``)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from pathlib import Path
+
+import pytest
+
+from cloudplane.drivers.base import Capability, ComputeDriver
+from cloudplane.drivers.contract import Driver
+from cloudplane.drivers.errors import DriverError, ResourceNotFound, Unsupported
+from tests.contract.storage_contract_support import new_server, volume_spec, whole_driver
+
+
+@pytest.fixture
+def storage(driver: ComputeDriver) -> Driver:
+    return whole_driver(driver)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+async def test_a_driver_without_volume_data_refuses_export_and_import(
+    storage: Driver, tmp_path: Path
+) -> None:
+    if Capability.VOLUME_DATA in storage.capabilities:
+        return  # the other tests in this file cover it
+    with pytest.raises(Unsupported):
+        await storage.export_volume(str(uuid.uuid4()), tmp_path / "out")
+    with pytest.raises(Unsupported):
+        await storage.import_volume(str(uuid.uuid4()), tmp_path / "in", "raw")
+
+
+@pytest.fixture
+def data_driver(storage: Driver) -> Driver:
+    if Capability.VOLUME_DATA not in storage.capabilities:
+        pytest.skip("the driver declares no volume_data capability; the refusal test covers it")
+    return storage
+
+
+async def test_exporting_an_unchanged_volume_twice_gives_the_same_content(
+    data_driver: Driver, tmp_path: Path
+) -> None:
+    spec = volume_spec(tmp_path)
+    await data_driver.create_volume(spec)
+
+    first_format = await data_driver.export_volume(spec.id, tmp_path / "first")
+    second_format = await data_driver.export_volume(spec.id, tmp_path / "second")
+
+    assert first_format in {"qcow2", "raw"}
+    assert second_format == first_format
+    assert (tmp_path / "first").stat().st_size > 0
+    assert digest(tmp_path / "first") == digest(tmp_path / "second")
+
+
+async def test_an_attached_volume_can_be_exported(data_driver: Driver, tmp_path: Path) -> None:
+    spec = volume_spec(tmp_path)
+    await data_driver.create_volume(spec)
+    server_id = await new_server(data_driver)
+    await data_driver.attach_volume(server_id, spec.id, "vdb")
+
+    await data_driver.export_volume(spec.id, tmp_path / "copy")
+
+    assert (tmp_path / "copy").stat().st_size > 0
+
+
+async def test_an_imported_volume_exports_the_data_it_was_given(
+    data_driver: Driver, tmp_path: Path
+) -> None:
+    original, blank = volume_spec(tmp_path), volume_spec(tmp_path)
+    await data_driver.create_volume(original)
+    await data_driver.create_volume(blank)
+    disk_format = await data_driver.export_volume(original.id, tmp_path / "original")
+    await data_driver.export_volume(blank.id, tmp_path / "blank-before")
+    assert digest(tmp_path / "blank-before") != digest(tmp_path / "original")
+
+    await data_driver.import_volume(blank.id, tmp_path / "original", disk_format)
+
+    await data_driver.export_volume(blank.id, tmp_path / "blank-after")
+    assert digest(tmp_path / "blank-after") == digest(tmp_path / "original")
+
+
+async def test_importing_into_a_smaller_volume_is_too_small_and_changes_nothing(
+    data_driver: Driver, tmp_path: Path
+) -> None:
+    big, small = volume_spec(tmp_path, size_gb=2), volume_spec(tmp_path, size_gb=1)
+    await data_driver.create_volume(big)
+    await data_driver.create_volume(small)
+    disk_format = await data_driver.export_volume(big.id, tmp_path / "big")
+    await data_driver.export_volume(small.id, tmp_path / "small-before")
+
+    with pytest.raises(DriverError) as refused:
+        await data_driver.import_volume(small.id, tmp_path / "big", disk_format)
+
+    assert refused.value.code == "too_small"
+    await data_driver.export_volume(small.id, tmp_path / "small-after")
+    assert digest(tmp_path / "small-after") == digest(tmp_path / "small-before")
+
+
+async def test_importing_into_an_attached_volume_is_in_use(
+    data_driver: Driver, tmp_path: Path
+) -> None:
+    source, target = volume_spec(tmp_path), volume_spec(tmp_path)
+    await data_driver.create_volume(source)
+    await data_driver.create_volume(target)
+    disk_format = await data_driver.export_volume(source.id, tmp_path / "source")
+    server_id = await new_server(data_driver)
+    await data_driver.attach_volume(server_id, target.id, "vdb")
+
+    with pytest.raises(DriverError) as refused:
+        await data_driver.import_volume(target.id, tmp_path / "source", disk_format)
+
+    assert refused.value.code == "in_use"
+
+
+async def test_export_and_import_of_an_unknown_volume_are_not_found(
+    data_driver: Driver, tmp_path: Path
+) -> None:
+    known = volume_spec(tmp_path)
+    await data_driver.create_volume(known)
+    disk_format = await data_driver.export_volume(known.id, tmp_path / "known")
+
+    with pytest.raises(ResourceNotFound):
+        await data_driver.export_volume(str(uuid.uuid4()), tmp_path / "unknown")
+    with pytest.raises(ResourceNotFound):
+        await data_driver.import_volume(str(uuid.uuid4()), tmp_path / "known", disk_format)
+
+
+async def test_a_volume_made_from_a_snapshot_holds_the_data_at_snapshot_time(
+    data_driver: Driver, tmp_path: Path
+) -> None:
+    if Capability.SNAPSHOTS not in data_driver.capabilities:
+        pytest.skip("the driver takes no snapshots")
+    origin, other = volume_spec(tmp_path), volume_spec(tmp_path)
+    await data_driver.create_volume(origin)
+    await data_driver.create_volume(other)
+    disk_format = await data_driver.export_volume(origin.id, tmp_path / "at-snapshot")
+    snapshot_id = str(uuid.uuid4())
+    await data_driver.create_snapshot(snapshot_id, origin.id)
+    await data_driver.export_volume(other.id, tmp_path / "other")
+    await data_driver.import_volume(origin.id, tmp_path / "other", disk_format)  # changes origin
+
+    copy = volume_spec(tmp_path, snapshot_id=snapshot_id)
+    await data_driver.create_volume(copy)
+
+    await data_driver.export_volume(copy.id, tmp_path / "copy")
+    assert digest(tmp_path / "copy") == digest(tmp_path / "at-snapshot")
