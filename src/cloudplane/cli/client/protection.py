@@ -29,9 +29,14 @@ from cloudplane.cli.client.output import (
     Column,
     FormatOption,
     OutputFormat,
-    print_list,
     print_resource,
     reports_errors,
+)
+from cloudplane.cli.client.resource_commands import (
+    create_and_follow,
+    delete_resource,
+    list_resources,
+    show_resource,
 )
 from cloudplane.cli.client.waiting import TimeoutOption, WaitOption, finish
 
@@ -45,7 +50,7 @@ protection_log_app = typer.Typer(help="The protection operation log.", no_args_i
 
 DEFAULT_TIMEOUT_S = 600.0
 PROVIDERS_PATH = f"{API}/protection/providers"
-LOGS_PATH = f"{API}/protection/operation-logs"
+PROTECTION_LOG = Kind("protection log", f"{API}/protection/operation-logs")
 
 PLAN_COLUMNS = [
     Column("ID", "id"),
@@ -127,30 +132,6 @@ def parse_resources(client: ApiClient, resources: list[str]) -> list[dict[str, s
     return parsed
 
 
-def _list(
-    kind: Kind | str,
-    columns: list[Column],
-    params: dict[str, Any],
-    limit: int | None,
-    fmt: OutputFormat,
-) -> None:
-    path = kind if isinstance(kind, str) else kind.path
-    with open_client() as client:
-        page = client.collect(path, params, max_items=limit)
-    print_list(page, columns, fmt)
-
-
-def _show(kind: Kind, id_or_name: str, fmt: OutputFormat) -> None:
-    with open_client() as client:
-        print_resource(client.get(kind.item_path(resolve_id(client, kind, id_or_name))), fmt)
-
-
-def _delete(kind: Kind, id_or_name: str) -> None:
-    with open_client() as client:
-        client.delete(kind.item_path(resolve_id(client, kind, id_or_name)))
-    typer.echo(f"Deleted {kind.singular} {id_or_name}.")
-
-
 # --- plans ------------------------------------------------------------------------------------
 
 
@@ -158,14 +139,14 @@ def _delete(kind: Kind, id_or_name: str) -> None:
 @reports_errors
 def list_plans(limit: LimitOption = None, fmt: FormatOption = OutputFormat.table) -> None:
     """List protection plans."""
-    _list(PLAN, PLAN_COLUMNS, {}, limit, fmt)
+    list_resources(PLAN, PLAN_COLUMNS, fmt, limit=limit)
 
 
 @plan_app.command("show")
 @reports_errors
 def show_plan(plan: PlanArg, fmt: FormatOption = OutputFormat.table) -> None:
     """Show one plan."""
-    _show(PLAN, plan, fmt)
+    show_resource(PLAN, plan, fmt)
 
 
 @plan_app.command("create")
@@ -214,7 +195,7 @@ def suspend_plan(plan: PlanArg, fmt: FormatOption = OutputFormat.table) -> None:
 @reports_errors
 def delete_plan(plan: PlanArg) -> None:
     """Delete a plan no scheduled operation uses."""
-    _delete(PLAN, plan)
+    delete_resource(PLAN, plan)
 
 
 # --- triggers ---------------------------------------------------------------------------------
@@ -224,7 +205,7 @@ def delete_plan(plan: PlanArg) -> None:
 @reports_errors
 def list_triggers(limit: LimitOption = None, fmt: FormatOption = OutputFormat.table) -> None:
     """List triggers."""
-    _list(TRIGGER, TRIGGER_COLUMNS, {}, limit, fmt)
+    list_resources(TRIGGER, TRIGGER_COLUMNS, fmt, limit=limit)
 
 
 @trigger_app.command("create")
@@ -258,7 +239,7 @@ def delete_trigger(
     trigger: Annotated[str, typer.Argument(metavar="TRIGGER", help="Id or name.")],
 ) -> None:
     """Delete a trigger no scheduled operation uses."""
-    _delete(TRIGGER, trigger)
+    delete_resource(TRIGGER, trigger)
 
 
 # --- scheduled operations ---------------------------------------------------------------------
@@ -268,7 +249,7 @@ def delete_trigger(
 @reports_errors
 def list_schedules(limit: LimitOption = None, fmt: FormatOption = OutputFormat.table) -> None:
     """List scheduled operations."""
-    _list(SCHEDULED_OPERATION, SCHEDULE_COLUMNS, {}, limit, fmt)
+    list_resources(SCHEDULED_OPERATION, SCHEDULE_COLUMNS, fmt, limit=limit)
 
 
 @schedule_app.command("create")
@@ -308,7 +289,7 @@ def delete_schedule(
     schedule: Annotated[str, typer.Argument(metavar="SCHEDULE", help="Id or name.")],
 ) -> None:
     """Delete a scheduled operation."""
-    _delete(SCHEDULED_OPERATION, schedule)
+    delete_resource(SCHEDULED_OPERATION, schedule)
 
 
 # --- checkpoints, restores, verifications ----------------------------------------------------
@@ -322,18 +303,16 @@ def list_checkpoints(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """List checkpoints."""
-    params: dict[str, Any] = {}
-    if plan is not None:
-        with open_client() as client:
-            params["plan_id"] = resolve_id(client, PLAN, plan)
-    _list(CHECKPOINT, CHECKPOINT_COLUMNS, params, limit, fmt)
+    list_resources(
+        CHECKPOINT, CHECKPOINT_COLUMNS, fmt, lookups={"plan_id": (PLAN, plan)}, limit=limit
+    )
 
 
 @checkpoint_app.command("show")
 @reports_errors
 def show_checkpoint(checkpoint: CheckpointArg, fmt: FormatOption = OutputFormat.table) -> None:
     """Show one checkpoint with its resources."""
-    _show(CHECKPOINT, checkpoint, fmt)
+    show_resource(CHECKPOINT, checkpoint, fmt)
 
 
 @checkpoint_app.command("create")
@@ -345,18 +324,15 @@ def create_checkpoint(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Protect a plan now."""
-    with open_client() as client:
-        accepted = client.create(CHECKPOINT.path, {"plan_id": resolve_id(client, PLAN, plan)})
-        finish(
-            client,
-            accepted,
-            kind=CHECKPOINT,
-            resource_id=None,
-            wanted={"available", "error"},
-            wait=wait,
-            timeout_s=timeout,
-            fmt=fmt,
-        )
+    create_and_follow(
+        CHECKPOINT,
+        {},
+        lookups={"plan_id": (PLAN, plan)},
+        wanted={"available", "error"},
+        wait=wait,
+        timeout_s=timeout,
+        fmt=fmt,
+    )
 
 
 @checkpoint_app.command("delete")
@@ -381,7 +357,7 @@ def delete_checkpoint(checkpoint: CheckpointArg, fmt: FormatOption = OutputForma
 @reports_errors
 def list_restores(limit: LimitOption = None, fmt: FormatOption = OutputFormat.table) -> None:
     """List restores."""
-    _list(RESTORE, RUN_COLUMNS, {}, limit, fmt)
+    list_resources(RESTORE, RUN_COLUMNS, fmt, limit=limit)
 
 
 @restore_app.command("show")
@@ -391,7 +367,7 @@ def show_restore(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Show one restore with the status of each resource."""
-    _show(RESTORE, restore, fmt)
+    show_resource(RESTORE, restore, fmt)
 
 
 @restore_app.command("create")
@@ -410,20 +386,14 @@ def create_restore(
         parameters["name_prefix"] = name_prefix
     if network is not None:
         parameters["network_id"] = network
-    with open_client() as client:
-        accepted = client.create(
-            RESTORE.path, {"checkpoint_id": checkpoint, "parameters": parameters}
-        )
-        finish(
-            client,
-            accepted,
-            kind=RESTORE,
-            resource_id=None,
-            wanted={"success", "fail"},
-            wait=wait,
-            timeout_s=timeout,
-            fmt=fmt,
-        )
+    create_and_follow(
+        RESTORE,
+        {"checkpoint_id": checkpoint, "parameters": parameters},
+        wanted={"success", "fail"},
+        wait=wait,
+        timeout_s=timeout,
+        fmt=fmt,
+    )
 
 
 @verification_app.command("create")
@@ -435,18 +405,14 @@ def create_verification(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Recompute a checkpoint's checksums."""
-    with open_client() as client:
-        accepted = client.create(VERIFICATION.path, {"checkpoint_id": checkpoint})
-        finish(
-            client,
-            accepted,
-            kind=VERIFICATION,
-            resource_id=None,
-            wanted={"success", "fail"},
-            wait=wait,
-            timeout_s=timeout,
-            fmt=fmt,
-        )
+    create_and_follow(
+        VERIFICATION,
+        {"checkpoint_id": checkpoint},
+        wanted={"success", "fail"},
+        wait=wait,
+        timeout_s=timeout,
+        fmt=fmt,
+    )
 
 
 @verification_app.command("show")
@@ -456,7 +422,7 @@ def show_verification(
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Show one verification with the status of each resource."""
-    _show(VERIFICATION, verification, fmt)
+    show_resource(VERIFICATION, verification, fmt)
 
 
 @protection_log_app.command("list")
@@ -469,4 +435,4 @@ def list_logs(
 ) -> None:
     """List protection operation logs, newest first."""
     params = {"checkpoint_id": checkpoint, "status": status}
-    _list(LOGS_PATH, LOG_COLUMNS, params, limit, fmt)
+    list_resources(PROTECTION_LOG, LOG_COLUMNS, fmt, params=params, limit=limit)
