@@ -54,7 +54,9 @@ def create_volume(cloud: Cloud, request: Request) -> Reply:
     if body.get("imageRef"):
         image = cloud.images.get(body["imageRef"])
         if image is None or image["status"] != "active":
-            raise CloudError(400, f"Invalid image identifier or unable to access image {body['imageRef']}.")
+            raise CloudError(
+                400, f"Invalid image identifier or unable to access image {body['imageRef']}."
+            )
         needed = image["virtual_size"] or image["size"] or 0
         if needed > size * GIB:
             raise CloudError(

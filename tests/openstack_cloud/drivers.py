@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 from pathlib import Path
-
-import yaml
 
 from cloudplane.drivers.openstack.connection import OpenStackOptions
 from cloudplane.drivers.openstack.driver import OpenStackDriver
@@ -59,7 +58,8 @@ def write_clouds_yaml(scratch_dir: Path, cloud: Cloud) -> Path:
         }
     }
     scratch_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    # JSON is YAML too, and needs no YAML writer.
+    path.write_text(json.dumps(document, indent=2), encoding="utf-8")
     return path
 
 

@@ -10,8 +10,17 @@ from tests.openstack_cloud.state import Cloud, Resource
 
 ROUTES: list[Route] = []
 _ID = r"(?P<id>[0-9a-f-]+)"
-_CORE = {"name", "disk_format", "container_format", "visibility", "min_disk", "min_ram", "tags",
-         "protected", "id"}
+_CORE = {
+    "name",
+    "disk_format",
+    "container_format",
+    "visibility",
+    "min_disk",
+    "min_ram",
+    "tags",
+    "protected",
+    "id",
+}
 
 
 def _image(cloud: Cloud, image_id: str) -> Resource:
@@ -66,7 +75,9 @@ def create_image(cloud: Cloud, request: Request) -> Reply:
 def upload_image(cloud: Cloud, request: Request) -> Reply:
     image = _image(cloud, request.params["id"])
     if image["status"] != "queued":
-        raise CloudError(409, f"Image status transition from {image['status']} to saving is not allowed")
+        raise CloudError(
+            409, f"Image status transition from {image['status']} to saving is not allowed"
+        )
     data = request.body if isinstance(request.body, bytes) else b""
     cloud.image_data[image["id"]] = data
     virtual_size = image.get("cloudplane_virtual_size")

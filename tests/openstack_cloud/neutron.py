@@ -24,8 +24,9 @@ def _filtered(resources: list[Resource], request: Request) -> list[Resource]:
     for name, values in request.query.items():
         if name in ("fields", "limit", "marker", "sort_key", "sort_dir"):
             continue
-        resources = [r for r in resources if str(r.get(name)).lower() in
-                     {v.lower() for v in values}]
+        resources = [
+            r for r in resources if str(r.get(name)).lower() in {v.lower() for v in values}
+        ]
     return resources
 
 
@@ -126,9 +127,8 @@ def create_port(cloud: Cloud, request: Request) -> Reply:
             (
                 cloud.subnets[s]
                 for s in network["subnets"]
-                if address and ipaddress.ip_address(address) in ipaddress.ip_network(
-                    cloud.subnets[s]["cidr"]
-                )
+                if address
+                and ipaddress.ip_address(address) in ipaddress.ip_network(cloud.subnets[s]["cidr"])
             ),
             None,
         )
@@ -275,7 +275,9 @@ def create_security_group(cloud: Cloud, request: Request) -> Reply:
     cloud.security_groups[group["id"]] = group
     for ethertype in ("IPv4", "IPv6"):  # what Neutron gives every new group
         group["security_group_rules"].append(
-            _stamped(cloud, "security_group_rule", security_group_id=group["id"], ethertype=ethertype)
+            _stamped(
+                cloud, "security_group_rule", security_group_id=group["id"], ethertype=ethertype
+            )
         )
     return Reply(201, {"security_group": group})
 

@@ -111,7 +111,9 @@ def create_server(cloud: Cloud, request: Request) -> Reply:
     cloud.servers[server_id] = server
     for port_id in ports:
         assert port_id is not None
-        cloud.ports[port_id].update(device_id=server_id, device_owner="compute:nova", status="ACTIVE")
+        cloud.ports[port_id].update(
+            device_id=server_id, device_owner="compute:nova", status="ACTIVE"
+        )
     for mapping in mappings:
         _attach(cloud, server, cloud.volumes[mapping["uuid"]], mapping.get("device_name"))
     if cloud.failing_build_message is not None:
@@ -166,7 +168,7 @@ def server_action(cloud: Cloud, request: Request) -> Reply:
     server = _server(cloud, request.params["id"])
     if not isinstance(request.body, dict) or len(request.body) != 1:
         raise CloudError(400, "Invalid server action.")
-    (action, argument), = request.body.items()
+    ((action, argument),) = request.body.items()
     if action == "reboot":
         action = f"reboot:{(argument or {}).get('type', 'SOFT')}"
     if action not in _ACTIONS:
@@ -220,9 +222,7 @@ def attach_volume(cloud: Cloud, request: Request) -> Reply:
     if volume is None:
         raise CloudError(404, f"Volume {body.get('volumeId')} could not be found.")
     if volume["status"] != "available":
-        raise CloudError(
-            400, f"Invalid volume: volume {volume['id']} status must be available"
-        )
+        raise CloudError(400, f"Invalid volume: volume {volume['id']} status must be available")
     attachment = _attach(cloud, server, volume, body.get("device"))
     volume["status"] = "attaching"
     cloud.settle_later(volume, status="in-use")

@@ -141,6 +141,7 @@ def _error_reply(service: str, error: CloudError) -> Reply:
 def _handler_class(server: CloudServer) -> type[BaseHTTPRequestHandler]:
     class _Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out as two writes
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -161,9 +162,10 @@ def _handler_class(server: CloudServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
+        # The stdlib looks handlers up by these names.
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve  # noqa: N815
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+        def log_message(self, format: str, *args: Any) -> None:
             """Quiet: tests assert on the cloud's request log instead."""
 
     return _Handler

@@ -36,8 +36,8 @@ class CloudBackend:
         async with self._index_lock:
             full = self.index.wants_full_list()
             query = self.index.query()
-            compute = self.conn.compute
-            listed = await self.calls.run(lambda: list(compute.servers(details=True, **query)))
+            conn = self.conn
+            listed = await self.calls.run(lambda: list(conn.compute.servers(details=True, **query)))
             self.index.merge(listed, full=full)
 
     async def nova_server(self, server_id: str) -> Any:
@@ -51,11 +51,11 @@ class CloudBackend:
             known = self.index.servers.get(server_id)
             if known is None:
                 raise ServerNotFound(server_id)
-        compute = self.conn.compute
+        conn = self.conn
         backend_id = known.id
         try:
             server = await self.calls.run(
-                lambda: compute.get_server(backend_id), kind="server", resource_id=server_id
+                lambda: conn.compute.get_server(backend_id), kind="server", resource_id=server_id
             )
         except ServerNotFound:
             self.index.drop(server_id)

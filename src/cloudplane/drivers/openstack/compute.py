@@ -64,8 +64,8 @@ class OpenStackCompute(ComputeDriver):
         if existing is not None:
             return server_info(await self._settled(spec.id, existing), spec.id)
         body = await self._server_body(spec)
-        compute = self.backend.conn.compute
-        created = await self.backend.calls.run(lambda: compute.create_server(**body))
+        conn = self.backend.conn
+        created = await self.backend.calls.run(lambda: conn.compute.create_server(**body))
         self.backend.index.servers[spec.id] = created
         try:
             server = await self._settled(spec.id, created)
@@ -101,10 +101,10 @@ class OpenStackCompute(ComputeDriver):
 
     async def reboot_server(self, server_id: str, kind: RebootKind) -> ServerInfo:
         server = await self._settled(server_id, await self.backend.nova_server(server_id))
-        compute = self.backend.conn.compute
+        conn = self.backend.conn
         reboot_type = "HARD" if kind is RebootKind.HARD else "SOFT"
         await self.backend.calls.run(
-            lambda: compute.reboot_server(server.id, reboot_type),
+            lambda: conn.compute.reboot_server(server.id, reboot_type),
             kind="server",
             resource_id=server_id,
         )
@@ -122,9 +122,11 @@ class OpenStackCompute(ComputeDriver):
 
     async def get_console(self, server_id: str) -> ConsoleInfo:
         server = await self.backend.nova_server(server_id)
-        compute = self.backend.conn.compute
+        conn = self.backend.conn
         console = await self.backend.calls.run(
-            lambda: compute.create_server_remote_console(server.id, protocol="vnc", type="novnc"),
+            lambda: conn.compute.create_server_remote_console(
+                server.id, protocol="vnc", type="novnc"
+            ),
             kind="server",
             resource_id=server_id,
         )
@@ -135,10 +137,10 @@ class OpenStackCompute(ComputeDriver):
     async def _act(self, server_id: str, target: str, action: str) -> ServerInfo:
         server = await self._settled(server_id, await self.backend.nova_server(server_id))
         if server.status != target:
-            compute = self.backend.conn.compute
+            conn = self.backend.conn
             try:
                 await self.backend.calls.run(
-                    lambda: getattr(compute, action)(server.id),
+                    lambda: getattr(conn.compute, action)(server.id),
                     kind="server",
                     resource_id=server_id,
                 )
@@ -164,34 +166,34 @@ class OpenStackCompute(ComputeDriver):
     async def _settled(self, server_id: str, server: Any) -> Any:
         """The server once no task runs on it; its first read is after the call that started
         the task, so a task Nova has not begun reporting yet is still seen."""
-        compute = self.backend.conn.compute
+        conn = self.backend.conn
         backend_id = server.id
 
         async def fetch() -> Any:
             current = await self.backend.calls.run(
-                lambda: compute.get_server(backend_id), kind="server", resource_id=server_id
+                lambda: conn.compute.get_server(backend_id), kind="server", resource_id=server_id
             )
             self.backend.index.put(current)
             return current
 
-        return await self.backend.calls.wait_for(
-            fetch, server_settled, what=f"server {server_id}"
-        )
+        return await self.backend.calls.wait_for(fetch, server_settled, what=f"server {server_id}")
 
     async def _discard(self, server_id: str, backend_id: str) -> None:
         """Delete the Nova server and wait until it is gone."""
-        compute = self.backend.conn.compute
+        conn = self.backend.conn
 
         async def fetch() -> Any:
             try:
                 return await self.backend.calls.run(
-                    lambda: compute.get_server(backend_id), kind="server", resource_id=server_id
+                    lambda: conn.compute.get_server(backend_id),
+                    kind="server",
+                    resource_id=server_id,
                 )
             except ServerNotFound:
                 return None
 
         try:
-            await self.backend.calls.run(lambda: compute.delete_server(backend_id))
+            await self.backend.calls.run(lambda: conn.compute.delete_server(backend_id))
         except Exception as exc:
             if translate(exc, kind="server", resource_id=server_id).code != "not_found":
                 raise

@@ -51,8 +51,8 @@ class OpenStackDriver(OpenStackNetwork, OpenStackStorage, OpenStackCompute, Driv
 
     async def check(self) -> None:
         """One cheap authenticated call: the first flavor."""
-        compute = self.backend.conn.compute
-        await self.backend.calls.run(lambda: next(iter(compute.flavors(details=False)), None))
+        conn = self.backend.conn
+        await self.backend.calls.run(lambda: next(iter(conn.compute.flavors(details=False)), None))
 
     async def list_cloud_flavors(self) -> list[CloudFlavor]:
         """The cloud's flavors, for cloudplane's catalogue."""

@@ -36,9 +36,11 @@ def is_retryable(exc: BaseException) -> bool:
     status = status_of(exc)
     if status is not None:
         return status >= 500
+    # Keystone discovery reports a refused connection as a discovery failure.
     return isinstance(
         exc,
-        ksa_exceptions.ConnectFailure
+        ksa_exceptions.DiscoveryFailure
+        | ksa_exceptions.ConnectFailure
         | ksa_exceptions.ConnectTimeout
         | ksa_exceptions.RetriableConnectionFailure
         | ksa_exceptions.ConnectionError,

@@ -206,9 +206,7 @@ class OpenStackNetwork(NetworkDriver):
                     description=marker(spec.id),
                 )
             elif (floating_ip.port_id, floating_ip.fixed_ip_address) != (port.id, spec.fixed_ip):
-                conn.network.update_ip(
-                    floating_ip, port_id=port.id, fixed_ip_address=spec.fixed_ip
-                )
+                conn.network.update_ip(floating_ip, port_id=port.id, fixed_ip_address=spec.fixed_ip)
             return FloatingIpInfo(
                 id=spec.id, ip=spec.ip, port_id=spec.port_id, fixed_ip=spec.fixed_ip
             )

@@ -73,12 +73,14 @@ class OpenStackStorage(StorageDriver):
                 )
             body["snapshot_id"] = snapshot.id
             metadata[SNAPSHOT_KEY] = spec.snapshot_id
-        cinder = self.backend.conn.block_storage
+        conn = self.backend.conn
 
         def find_or_create() -> Any:
             # A retried create must not make a second volume.
-            found = next(iter(cinder.volumes(details=True, name=cloud_name(spec.id))), None)
-            return found if found is not None else cinder.create_volume(**body)
+            found = next(
+                iter(conn.block_storage.volumes(details=True, name=cloud_name(spec.id))), None
+            )
+            return found if found is not None else conn.block_storage.create_volume(**body)
 
         created = await self.backend.calls.run(find_or_create, kind=VOLUME, resource_id=spec.id)
         volume = await self._settled_volume(spec.id, created)
@@ -97,10 +99,10 @@ class OpenStackStorage(StorageDriver):
         volume = await self._settled_volume(volume_id, volume)
         if volume.attachments:
             raise DriverError(f"volume {volume_id} is attached to a server", code="in_use")
-        cinder = self.backend.conn.block_storage
+        conn = self.backend.conn
         backend_id = volume.id
         snapshots = await self.backend.calls.run(
-            lambda: list(cinder.snapshots(details=True, volume_id=backend_id))
+            lambda: list(conn.block_storage.snapshots(details=True, volume_id=backend_id))
         )
         if snapshots:
             raise DriverError(f"volume {volume_id} has snapshots", code="in_use")
@@ -114,9 +116,9 @@ class OpenStackStorage(StorageDriver):
                 code="invalid_size",
             )
         if size_gb > volume.size:
-            cinder = self.backend.conn.block_storage
+            conn = self.backend.conn
             await self.backend.calls.run(
-                lambda: cinder.extend_volume(volume.id, size_gb),
+                lambda: conn.block_storage.extend_volume(volume.id, size_gb),
                 kind=VOLUME,
                 resource_id=volume_id,
             )
@@ -131,14 +133,14 @@ class OpenStackStorage(StorageDriver):
         existing = await self._find_snapshot(snapshot_id)
         if existing is None:
             volume = await self._settled_volume(volume_id, await self.cinder_volume(volume_id))
-            cinder = self.backend.conn.block_storage
+            conn = self.backend.conn
 
             def find_or_create() -> Any:
                 name = cloud_name(snapshot_id)
-                found = next(iter(cinder.snapshots(details=True, name=name)), None)
+                found = next(iter(conn.block_storage.snapshots(details=True, name=name)), None)
                 if found is not None:
                     return found
-                return cinder.create_snapshot(
+                return conn.block_storage.create_snapshot(
                     volume_id=volume.id,
                     name=name,
                     force=True,  # Cinder snapshots an attached volume only when told to
@@ -161,9 +163,9 @@ class OpenStackStorage(StorageDriver):
         if snapshot is None:
             return
         snapshot = await self._settled_snapshot(snapshot_id, snapshot)
-        cinder = self.backend.conn.block_storage
+        conn = self.backend.conn
         await self.backend.calls.run(
-            lambda: cinder.delete_snapshot(snapshot.id, ignore_missing=True)
+            lambda: conn.block_storage.delete_snapshot(snapshot.id, ignore_missing=True)
         )
         await self.backend.calls.wait_for(
             lambda: self._find_snapshot(snapshot_id),
@@ -181,16 +183,19 @@ class OpenStackStorage(StorageDriver):
             raise DriverError(
                 f"volume {volume_id} is attached to server {current.server_id}", code="in_use"
             )
-        compute = self.backend.conn.compute
+        conn = self.backend.conn
         attached = await self.backend.calls.run(
-            lambda: list(compute.volume_attachments(server.id)), kind="server",
+            lambda: list(conn.compute.volume_attachments(server.id)),
+            kind="server",
             resource_id=server_id,
         )
         wanted = f"/dev/{device}"
         if any(a.device == wanted for a in attached):
             raise DriverError(f"device {device} of server {server_id} is in use", code="in_use")
         await self.backend.calls.run(
-            lambda: compute.create_volume_attachment(server.id, volume_id=volume.id, device=wanted),
+            lambda: conn.compute.create_volume_attachment(
+                server.id, volume_id=volume.id, device=wanted
+            ),
             kind=VOLUME,
             resource_id=volume_id,
         )
@@ -214,9 +219,9 @@ class OpenStackStorage(StorageDriver):
             server = await self.backend.nova_server(server_id)
         except ServerNotFound:
             return
-        compute = self.backend.conn.compute
+        conn = self.backend.conn
         await self.backend.calls.run(
-            lambda: compute.delete_volume_attachment(server.id, volume.id, ignore_missing=True)
+            lambda: conn.compute.delete_volume_attachment(server.id, volume.id, ignore_missing=True)
         )
         await self._settled_volume(volume_id, volume)
 
@@ -224,8 +229,10 @@ class OpenStackStorage(StorageDriver):
         return await self._volume_info(await self.cinder_volume(volume_id))
 
     async def list_volumes(self) -> list[VolumeInfo]:
-        cinder = self.backend.conn.block_storage
-        volumes = await self.backend.calls.run(lambda: list(cinder.volumes(details=True)))
+        conn = self.backend.conn
+        volumes = await self.backend.calls.run(
+            lambda: list(conn.block_storage.volumes(details=True))
+        )
         return [
             await self._volume_info(volume)
             for volume in volumes
@@ -244,17 +251,17 @@ class OpenStackStorage(StorageDriver):
         return volume
 
     async def _find_volume(self, volume_id: str) -> Any:
-        cinder = self.backend.conn.block_storage
+        conn = self.backend.conn
         name = cloud_name(volume_id)
         return await self.backend.calls.run(
-            lambda: next(iter(cinder.volumes(details=True, name=name)), None)
+            lambda: next(iter(conn.block_storage.volumes(details=True, name=name)), None)
         )
 
     async def _find_snapshot(self, snapshot_id: str) -> Any:
-        cinder = self.backend.conn.block_storage
+        conn = self.backend.conn
         name = cloud_name(snapshot_id)
         return await self.backend.calls.run(
-            lambda: next(iter(cinder.snapshots(details=True, name=name)), None)
+            lambda: next(iter(conn.block_storage.snapshots(details=True, name=name)), None)
         )
 
     async def _require_snapshot(self, snapshot_id: str) -> Any:
@@ -264,25 +271,27 @@ class OpenStackStorage(StorageDriver):
         return snapshot
 
     async def _settled_volume(self, volume_id: str, volume: Any) -> Any:
-        cinder = self.backend.conn.block_storage
+        conn = self.backend.conn
         backend_id = volume.id
 
         async def fetch() -> Any:
             return await self.backend.calls.run(
-                lambda: cinder.get_volume(backend_id), kind=VOLUME, resource_id=volume_id
+                lambda: conn.block_storage.get_volume(backend_id),
+                kind=VOLUME,
+                resource_id=volume_id,
             )
 
-        return await self.backend.calls.wait_for(
-            fetch, block_settled, what=f"volume {volume_id}"
-        )
+        return await self.backend.calls.wait_for(fetch, block_settled, what=f"volume {volume_id}")
 
     async def _settled_snapshot(self, snapshot_id: str, snapshot: Any) -> Any:
-        cinder = self.backend.conn.block_storage
+        conn = self.backend.conn
         backend_id = snapshot.id
 
         async def fetch() -> Any:
             return await self.backend.calls.run(
-                lambda: cinder.get_snapshot(backend_id), kind=SNAPSHOT, resource_id=snapshot_id
+                lambda: conn.block_storage.get_snapshot(backend_id),
+                kind=SNAPSHOT,
+                resource_id=snapshot_id,
             )
 
         return await self.backend.calls.wait_for(
@@ -290,9 +299,9 @@ class OpenStackStorage(StorageDriver):
         )
 
     async def _delete_cinder_volume(self, volume_id: str, volume: Any) -> None:
-        cinder = self.backend.conn.block_storage
+        conn = self.backend.conn
         await self.backend.calls.run(
-            lambda: cinder.delete_volume(volume.id, ignore_missing=True),
+            lambda: conn.block_storage.delete_volume(volume.id, ignore_missing=True),
             kind=VOLUME,
             resource_id=volume_id,
         )

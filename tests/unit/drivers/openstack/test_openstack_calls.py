@@ -1,0 +1,81 @@
+"""Every cloud call retries 5xx answers and lost connections with backoff, and nothing else."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from tests.openstack_cloud.state import Cloud
+
+from cloudplane.drivers.base import ServerNotFound, ServerSpec
+from cloudplane.drivers.errors import DriverError
+from cloudplane.drivers.openstack.connection import OpenStackOptions
+from cloudplane.drivers.openstack.driver import OpenStackDriver
+
+
+def spec() -> ServerSpec:
+    return ServerSpec(
+        id=str(uuid.uuid4()), name="calls", vcpus=1, ram_mb=256, disk_gb=1, image=None
+    )
+
+
+async def test_a_500_is_retried_and_the_call_then_succeeds(
+    driver: OpenStackDriver, cloud: Cloud
+) -> None:
+    created = await driver.create_server(spec())
+    cloud.inject_error("compute", "GET", f"/servers/{created.backend_id}", 500)
+
+    fetched = await driver.get_server(created.id)
+
+    assert fetched == created
+    assert len(cloud.requests_to("compute", "GET", f"/servers/{created.backend_id}")) >= 2
+    assert cloud.injected[-1].times == 0
+
+
+async def test_a_404_is_not_retried(driver: OpenStackDriver, cloud: Cloud) -> None:
+    created = await driver.create_server(spec())
+    path = f"/servers/{created.backend_id}"
+    before = len(cloud.requests_to("compute", "GET", path))
+    cloud.inject_error("compute", "GET", path, 404)
+
+    with pytest.raises(ServerNotFound):
+        await driver.get_server(created.id)
+
+    assert len(cloud.requests_to("compute", "GET", path)) == before + 1
+
+
+async def test_retries_stop_after_the_configured_number(
+    driver: OpenStackDriver, cloud: Cloud
+) -> None:
+    cloud.inject_error("compute", "GET", "/servers/detail", 500, times=10)
+
+    with pytest.raises(DriverError) as raised:
+        await driver.list_servers()
+
+    assert raised.value.code == "cloud_error"
+    retries = driver.backend.options.retries
+    assert len(cloud.requests_to("compute", "GET", "/servers/detail")) == retries + 1
+
+
+async def test_a_cloud_that_refuses_connections_is_unavailable_after_retries(
+    tmp_path: Path,
+) -> None:
+    clouds_yaml = tmp_path / "clouds.yaml"
+    clouds_yaml.write_text(
+        "clouds:\n  gone:\n    auth:\n      auth_url: http://127.0.0.1:9/identity/v3\n"
+        "      username: u\n      password: p\n      project_name: p\n"
+        "      user_domain_name: Default\n      project_domain_name: Default\n",
+        encoding="utf-8",
+    )
+    driver = OpenStackDriver(
+        OpenStackOptions(cloud="gone", clouds_yaml=clouds_yaml, retries=2, retry_backoff_s=0.01)
+    )
+    await driver.open()
+    try:
+        with pytest.raises(DriverError) as raised:
+            await driver.check()
+    finally:
+        await driver.close()
+
+    assert raised.value.code == "cloud_unavailable"
