@@ -86,8 +86,9 @@ class Settings(BaseSettings):
     openstack_catalogue_sync_interval_s: float = Field(
         default=300.0, gt=0, description="How often flavors and images are imported."
     )
-    openstack_catalogue_project: str | None = Field(
-        default=None, description="Project id that owns imported images; empty: the admin's."
+    openstack_catalogue_project: str = Field(
+        default="cloud-catalogue",
+        description="Name of the project that owns imported images (made if missing).",
     )
 
     rate_limit_per_s: float = Field(

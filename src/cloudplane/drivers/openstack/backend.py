@@ -31,6 +31,12 @@ class CloudBackend:
     def conn(self, value: Any) -> None:
         self._conn = value
 
+    def disconnect(self) -> None:
+        """Close the connection's HTTP sessions; the driver is unusable until opened again."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
     async def refresh_servers(self) -> None:
         """One list call folding every server change since the last refresh into the index."""
         async with self._index_lock:

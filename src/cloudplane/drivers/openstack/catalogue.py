@@ -1,35 +1,14 @@
-"""The cloud's flavors and images as plain values, for cloudplane's catalogue."""
+"""The cloud's flavors and images as plain values (blocking; run through ``CloudCalls``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-
-@dataclass(frozen=True, slots=True)
-class CloudFlavor:
-    id: str
-    name: str
-    vcpus: int
-    ram_mb: int
-    disk_gb: int
-    is_public: bool
-
-
-@dataclass(frozen=True, slots=True)
-class CloudImage:
-    id: str
-    name: str
-    disk_format: str
-    size_bytes: int | None
-    min_disk_gb: int
-    min_ram_mb: int
-    visibility: str
-    checksum_sha512: str | None
+from cloudplane.drivers.catalogue_source import CloudFlavor, CloudImage
 
 
 def read_flavors(conn: Any) -> list[CloudFlavor]:
-    """Every enabled flavor the project may use (blocking; one list call)."""
+    """Every enabled flavor the project may use (one list call)."""
     return [
         CloudFlavor(
             id=str(flavor.id),
@@ -45,7 +24,7 @@ def read_flavors(conn: Any) -> list[CloudFlavor]:
 
 
 def read_images(conn: Any) -> list[CloudImage]:
-    """Every active image the project may boot (blocking; Glance pages through them)."""
+    """Every active image the project may boot (Glance pages through them)."""
     return [
         CloudImage(
             id=str(image.id),
@@ -54,8 +33,6 @@ def read_images(conn: Any) -> list[CloudImage]:
             size_bytes=image.size,
             min_disk_gb=int(image.min_disk or 0),
             min_ram_mb=int(image.min_ram or 0),
-            visibility=str(image.visibility or "private"),
-            checksum_sha512=image.hash_value if image.hash_algo == "sha512" else None,
         )
         for image in conn.image.images()
         if image.status == "active"

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from cloudplane.drivers.capabilities import Capability
+from cloudplane.drivers.catalogue_source import CloudFlavor, CloudImage
 from cloudplane.drivers.contract import Driver
 from cloudplane.drivers.openstack.backend import CloudBackend
-from cloudplane.drivers.openstack.catalogue import (
-    CloudFlavor,
-    CloudImage,
-    read_flavors,
-    read_images,
-)
+from cloudplane.drivers.openstack.catalogue import read_flavors, read_images
 from cloudplane.drivers.openstack.compute import OpenStackCompute
 from cloudplane.drivers.openstack.connection import OpenStackOptions, connect
 from cloudplane.drivers.openstack.network import OpenStackNetwork
@@ -43,10 +39,8 @@ class OpenStackDriver(OpenStackNetwork, OpenStackStorage, OpenStackCompute, Driv
         self.backend.conn = await self.backend.calls.run(lambda: connect(options))
 
     async def close(self) -> None:
-        conn = self.backend._conn
-        self.backend.conn = None
-        if conn is not None:
-            conn.close()
+        """Drop the connection and the worker threads. Safe to call more than once."""
+        self.backend.disconnect()
         self.backend.calls.stop()
 
     async def check(self) -> None:
