@@ -63,7 +63,7 @@ def write_clouds_yaml(scratch_dir: Path, cloud: Cloud) -> Path:
     return path
 
 
-def test_cloud_options(scratch_dir: Path, **overrides: object) -> OpenStackOptions:
+def local_cloud_options(scratch_dir: Path, **overrides: object) -> OpenStackOptions:
     """Options for the test cloud of ``scratch_dir``: quick polls, quick retries."""
     clouds_yaml = write_clouds_yaml(scratch_dir, cloud_for(scratch_dir))
     values: dict[str, object] = {
@@ -93,4 +93,4 @@ def openstack_driver(scratch_dir: Path) -> OpenStackDriver:
                 external_network=os.environ.get("CLOUDPLANE_TEST_OS_EXTERNAL_NETWORK"),
             )
         )
-    return OpenStackDriver(test_cloud_options(scratch_dir))
+    return OpenStackDriver(local_cloud_options(scratch_dir))

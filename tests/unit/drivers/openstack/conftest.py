@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from tests.openstack_cloud.drivers import cloud_for, test_cloud_options
+from tests.openstack_cloud.drivers import cloud_for, local_cloud_options
 from tests.openstack_cloud.state import Cloud
 
 from cloudplane.drivers.openstack.driver import OpenStackDriver
@@ -19,7 +19,7 @@ def cloud(tmp_path: Path) -> Cloud:
 
 @pytest.fixture
 async def driver(tmp_path: Path) -> AsyncIterator[OpenStackDriver]:
-    opened = OpenStackDriver(test_cloud_options(tmp_path))
+    opened = OpenStackDriver(local_cloud_options(tmp_path))
     await opened.open()
     try:
         yield opened
