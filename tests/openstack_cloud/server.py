@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -100,6 +101,10 @@ class CloudServer:
         path = rest[versioned.end() :] or "/"
         with cloud.lock:
             cloud.requests.append(LoggedRequest(service, method, path, query))
+            delay_s = cloud.response_delay_s if service != "identity" else 0.0
+        if delay_s:
+            time.sleep(delay_s)  # the simulated cloud's own latency, outside the lock
+        with cloud.lock:
             request = Request(method, path, query, headers, _parse(body, headers))
             injected = cloud.take_injected(service, method, path)
             try:

@@ -68,6 +68,8 @@ class Cloud:
     quotas: Quotas = field(default_factory=Quotas)
     failing_build_message: str | None = None
     """When set, new servers go to ERROR with this fault instead of ACTIVE."""
+    response_delay_s: float = 0.0
+    """How long the cloud takes to answer each service call (a slow or stuck cloud)."""
     requests: list[LoggedRequest] = field(default_factory=list)
     injected: list[InjectedError] = field(default_factory=list)
     clock_offset: timedelta = timedelta()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.openstack_cloud.state import Cloud
 from tests.support.api import ApiSession
-from tests.support.factories import active_server
+from tests.support.factories import active_server, create_server
 
 from cloudplane.compute.reconciler import reconcile_servers
 from cloudplane.drivers.openstack.driver import OpenStackDriver
@@ -72,3 +72,32 @@ async def test_a_server_stopped_in_the_cloud_shows_shutoff(admin: ApiSession, cl
     assert await reconcile_servers(admin.runtime) == 1
     shown = (await admin.get(f"/servers/{server['id']}")).json()
     assert (shown["status"], shown["power_state"]) == ("SHUTOFF", "shutdown")
+
+
+async def test_a_cloud_quota_refusal_shows_as_a_quota_exceeded_fault(
+    admin: ApiSession, cloud: Cloud
+) -> None:
+    cloud.quotas.instances = 0
+
+    server = await create_server(admin)
+    await admin.settle()
+
+    shown = (await admin.get(f"/servers/{server['id']}")).json()
+    assert shown["status"] == "ERROR"
+    assert shown["fault"]["code"] == "quota_exceeded"
+    assert "Quota exceeded for instances" in shown["fault"]["message"]
+    assert cloud.servers == {}
+
+
+async def test_a_failed_build_shows_the_clouds_fault_message(
+    admin: ApiSession, cloud: Cloud
+) -> None:
+    cloud.failing_build_message = "No valid host was found."
+
+    server = await create_server(admin)
+    await admin.settle()
+
+    shown = (await admin.get(f"/servers/{server['id']}")).json()
+    assert shown["status"] == "ERROR"
+    assert "No valid host was found." in shown["fault"]["message"]
+    assert cloud.servers == {}

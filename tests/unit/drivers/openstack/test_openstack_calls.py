@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 
 import pytest
+from tests.openstack_cloud.drivers import local_cloud_options
 from tests.openstack_cloud.state import Cloud
 
 from cloudplane.drivers.base import ServerNotFound, ServerSpec
@@ -79,3 +81,44 @@ async def test_a_cloud_that_refuses_connections_is_unavailable_after_retries(
         await driver.close()
 
     assert raised.value.code == "cloud_unavailable"
+
+
+async def test_cloud_calls_run_off_the_event_loop(driver: OpenStackDriver, cloud: Cloud) -> None:
+    await driver.check()  # authenticated and discovered before the cloud slows down
+    cloud.response_delay_s = 0.3
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    ticker = asyncio.create_task(tick())
+    try:
+        await driver.list_servers()
+    finally:
+        ticker.cancel()
+
+    # The loop kept turning while the call waited ~0.3 s on the cloud.
+    assert ticks >= 10
+
+
+async def test_a_cloud_that_does_not_answer_in_time_is_unavailable(
+    tmp_path: Path, cloud: Cloud
+) -> None:
+    driver = OpenStackDriver(
+        local_cloud_options(tmp_path, call_timeout_s=0.1, retries=1, retry_backoff_s=0.01)
+    )
+    await driver.open()
+    try:
+        await driver.check()
+        cloud.response_delay_s = 1.0
+        with pytest.raises(DriverError) as raised:
+            await driver.list_servers()
+    finally:
+        cloud.response_delay_s = 0.0
+        await driver.close()
+
+    assert raised.value.code == "cloud_unavailable"
+    assert len(cloud.requests_to("compute", "GET", "/servers/detail")) == 2
