@@ -119,3 +119,16 @@ async def test_a_server_error_from_the_api_is_not_mistaken_for_a_missing_server(
         await driver.get_server(created.id)
 
     assert raised.value.code == "cloud_error"
+
+
+async def test_novas_over_limit_413_is_quota_exceeded_and_not_retried(
+    driver: OpenStackDriver, cloud: Cloud
+) -> None:
+    cloud.inject_error("compute", "POST", "/servers", 413)
+
+    with pytest.raises(DriverError) as raised:
+        await driver.create_server(server_spec())
+
+    assert raised.value.code == "quota_exceeded"
+    assert len(cloud.requests_to("compute", "POST", "/servers")) == 1
+    assert cloud.servers == {}
