@@ -22,7 +22,7 @@ def ensure_glance_image(conn: Any, image: ImageRef | ImageSource) -> str:
     """The id of the active Glance image for ``image``, uploading it first if needed."""
     image_id = image.id if isinstance(image, ImageRef) else image.image_id
     path = image.path
-    found = conn.image.find_image(image_id, ignore_missing=True)
+    found = _find_image(conn, image_id)
     if found is not None and found.status == "active":
         return str(found.id)
     if path is None or not os.path.isfile(path):
@@ -54,9 +54,17 @@ def ensure_glance_image(conn: Any, image: ImageRef | ImageSource) -> str:
 
 def find_default_image(conn: Any, name_or_id: str) -> str:
     """The id of the configured default image; ``image_unavailable`` when it is missing."""
-    found = conn.image.find_image(name_or_id, ignore_missing=True)
+    found = _find_image(conn, name_or_id)
     if found is None:
         raise DriverError(
             f"the default image {name_or_id!r} is not in the cloud", code="image_unavailable"
         )
     return str(found.id)
+
+
+def _find_image(conn: Any, name_or_id: str) -> Any:
+    """The image with that id or name, or ``None``."""
+    try:
+        return conn.image.find_image(name_or_id, ignore_missing=False)
+    except sdk_exceptions.NotFoundException:
+        return None

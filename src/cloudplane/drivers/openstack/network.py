@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from openstack import exceptions as sdk_exceptions
+
 from cloudplane.drivers.errors import DriverError, ResourceNotFound
 from cloudplane.drivers.network_contract import (
     FloatingIpInfo,
@@ -280,10 +282,10 @@ def _external_network(conn: Any, network_id: str, configured: str | None) -> Any
             "no external network for floating IPs (set CLOUDPLANE_OPENSTACK_EXTERNAL_NETWORK)",
             code="bad_spec",
         )
-    found = conn.network.find_network(configured, ignore_missing=True)
-    if found is None:
-        raise ResourceNotFound(NETWORK, configured)
-    return found
+    try:
+        return conn.network.find_network(configured, ignore_missing=False)
+    except sdk_exceptions.NotFoundException as exc:
+        raise ResourceNotFound(NETWORK, configured) from exc
 
 
 def _remove_port(conn: Any, port: Any) -> None:

@@ -194,7 +194,7 @@ class OpenStackStorage(StorageDriver):
             raise DriverError(f"device {device} of server {server_id} is in use", code="in_use")
         await self.backend.calls.run(
             lambda: conn.compute.create_volume_attachment(
-                server.id, volume_id=volume.id, device=wanted
+                server.id, volume=volume.id, device=wanted
             ),
             kind=VOLUME,
             resource_id=volume_id,
