@@ -89,7 +89,9 @@ class OpenStackNetwork(NetworkDriver):
             if network is None:
                 return
             for port in conn.network.ports(network_id=network.id):
-                _remove_port(conn, port)
+                # Neutron's own ports (DHCP, router interfaces) go with the network.
+                if not str(port.device_owner or "").startswith("network:"):
+                    _remove_port(conn, port)
             conn.network.delete_network(network.id, ignore_missing=True)
 
         await self.backend.calls.run(remove, kind=NETWORK, resource_id=network_id)
