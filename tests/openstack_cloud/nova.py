@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from tests.openstack_cloud.payloads import payload
@@ -142,7 +143,17 @@ def list_servers(cloud: Cloud, request: Request) -> Reply:
         else:
             listed.append(server)
     if since is not None:
-        listed = [s for s in listed + list(cloud.deleted_servers.values()) if s["updated"] >= since]
+        try:
+            moment = datetime.fromisoformat(since)
+        except ValueError as exc:
+            raise CloudError(400, f"Invalid filter field: changes-since. {exc}") from exc
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)  # Nova reads a bare time as UTC
+        listed = [
+            s
+            for s in listed + list(cloud.deleted_servers.values())
+            if datetime.fromisoformat(s["updated"]) >= moment
+        ]
     name = request.arg("name")
     if name is not None:
         listed = [s for s in listed if re.search(name, s["name"])]

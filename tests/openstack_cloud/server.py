@@ -108,11 +108,13 @@ class CloudServer:
             request = Request(method, path, query, headers, _parse(body, headers))
             injected = cloud.take_injected(service, method, path)
             try:
-                if injected is not None:
+                if injected is not None and not injected.after_handling:
                     raise CloudError(injected.status, injected.message)
                 if service == "identity":
                     request.headers["x-cloud-endpoints"] = json.dumps(self.endpoints(cloud))
                 reply = dispatch(routes, cloud, request)
+                if injected is not None:
+                    raise CloudError(injected.status, injected.message)
             except CloudError as error:
                 reply = _error_reply(error_service, error)
         reply.headers.setdefault("X-Openstack-Request-Id", f"req-{uuid.uuid4()}")

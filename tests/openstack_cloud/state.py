@@ -38,6 +38,8 @@ class InjectedError:
     status: int
     times: int
     message: str | None = None
+    after_handling: bool = False
+    """Do what was asked, then answer the error anyway (a failure after the fact)."""
 
 
 @dataclass
@@ -88,11 +90,15 @@ class Cloud:
         *,
         times: int = 1,
         message: str | None = None,
+        after_handling: bool = False,
     ) -> None:
-        """Answer the next ``times`` matching requests with ``status`` and its error payload."""
+        """Answer the next ``times`` matching requests with ``status`` and its error payload
+        (having done the work first when ``after_handling``)."""
         with self.lock:
             self.injected.append(
-                InjectedError(service, method, path_contains, status, times, message)
+                InjectedError(
+                    service, method, path_contains, status, times, message, after_handling
+                )
             )
 
     def take_injected(self, service: str, method: str, path: str) -> InjectedError | None:

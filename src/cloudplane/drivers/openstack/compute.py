@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import base64
+import re
 from typing import Any
 
 from cloudplane.drivers.base import (
@@ -65,7 +66,19 @@ class OpenStackCompute(ComputeDriver):
             return server_info(await self._settled(spec.id, existing), spec.id)
         body = await self._server_body(spec)
         conn = self.backend.conn
-        created = await self.backend.calls.run(lambda: conn.compute.create_server(**body))
+        tries = 0
+
+        def find_or_create() -> Any:
+            # A create retried after a 5xx or a lost answer may have worked the first time.
+            nonlocal tries
+            tries += 1
+            if tries > 1:
+                found = _find_by_cloudplane_id(conn, spec.name, spec.id)
+                if found is not None:
+                    return found
+            return conn.compute.create_server(**body)
+
+        created = await self.backend.calls.run(find_or_create)
         self.backend.index.servers[spec.id] = created
         try:
             server = await self._settled(spec.id, created)
@@ -256,3 +269,11 @@ class OpenStackCompute(ComputeDriver):
     async def cinder_volume(self, volume_id: str) -> Any:
         """The Cinder volume holding cloudplane volume ``volume_id``; ``ResourceNotFound``
         when there is none (the storage half provides it)."""
+
+
+def _find_by_cloudplane_id(conn: Any, name: str, server_id: str) -> Any:
+    """The live server named ``name`` that carries ``server_id`` (blocking; one list call)."""
+    for server in conn.compute.servers(details=True, name=f"^{re.escape(name)}$"):
+        if (server.metadata or {}).get(ID_KEY) == server_id and server.status != "DELETED":
+            return server
+    return None

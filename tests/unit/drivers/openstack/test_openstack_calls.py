@@ -122,3 +122,32 @@ async def test_a_cloud_that_does_not_answer_in_time_is_unavailable(
 
     assert raised.value.code == "cloud_unavailable"
     assert len(cloud.requests_to("compute", "GET", "/servers/detail")) == 2
+
+
+async def test_a_create_whose_answer_was_a_500_is_not_made_twice(
+    driver: OpenStackDriver, cloud: Cloud
+) -> None:
+    cloud.inject_error("compute", "POST", "/servers", 500, after_handling=True)
+    wanted = spec()
+
+    created = await driver.create_server(wanted)
+
+    assert len(cloud.requests_to("compute", "POST", "/servers")) == 1
+    assert [s["id"] for s in cloud.servers.values()] == [created.backend_id]
+    assert created.id == wanted.id
+
+
+async def test_a_new_driver_finds_what_an_earlier_one_made(
+    driver: OpenStackDriver, cloud: Cloud, tmp_path: Path
+) -> None:
+    wanted = spec()
+    first = await driver.create_server(wanted)
+    again = OpenStackDriver(local_cloud_options(tmp_path))
+    await again.open()
+    try:
+        second = await again.create_server(wanted)
+    finally:
+        await again.close()
+
+    assert second == first
+    assert len(cloud.requests_to("compute", "POST", "/servers")) == 1
