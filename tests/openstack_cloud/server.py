@@ -108,6 +108,8 @@ class CloudServer:
             request = Request(method, path, query, headers, _parse(body, headers))
             injected = cloud.take_injected(service, method, path)
             try:
+                if service != "identity" and not headers.get("x-auth-token"):
+                    raise CloudError(401, "The request you have made requires authentication.")
                 if injected is not None and not injected.after_handling:
                     raise CloudError(injected.status, injected.message)
                 if service == "identity":
