@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from tests.openstack_cloud.payloads import payload
 from tests.openstack_cloud.state import SEED_IMAGE_NAME, Cloud
 from tests.support.api import ApiSession
+from tests.support.databases import ALL_ENGINES
 from tests.support.factories import active_server, new_member, new_project_member
 
 from cloudplane.app import periodic_jobs
@@ -30,6 +32,8 @@ async def test_the_sync_runs_at_start_and_periodically_for_the_openstack_driver(
     assert jobs["catalogue.sync"].interval_s == 300.0
 
 
+@pytest.mark.engines
+@pytest.mark.parametrize("engine_name", ALL_ENGINES, indirect=True)
 async def test_the_clouds_flavors_are_imported_and_unservable_ones_withdrawn(
     admin: ApiSession,
 ) -> None:
@@ -68,6 +72,8 @@ async def test_the_clouds_images_are_imported_under_their_glance_ids_for_every_p
     assert glance_id in await _image_ids(outsider)
 
 
+@pytest.mark.engines
+@pytest.mark.parametrize("engine_name", ALL_ENGINES, indirect=True)
 async def test_images_follow_the_cloud_on_the_next_sync(admin: ApiSession, cloud: Cloud) -> None:
     await sync_catalogue(admin.runtime)
     first_id = next(iter(cloud.images))
