@@ -202,7 +202,7 @@ class OpenStackNetwork(NetworkDriver):
             floating_ip = _find_floating_ip(conn, spec.id)
             if floating_ip is None:
                 network = _external_network(conn, spec.network_id, external)
-                conn.network.create_ip(
+                floating_ip = conn.network.create_ip(
                     floating_network_id=network.id,
                     floating_ip_address=spec.ip,
                     port_id=port.id,
@@ -212,7 +212,11 @@ class OpenStackNetwork(NetworkDriver):
             elif (floating_ip.port_id, floating_ip.fixed_ip_address) != (port.id, spec.fixed_ip):
                 conn.network.update_ip(floating_ip, port_id=port.id, fixed_ip_address=spec.fixed_ip)
             return FloatingIpInfo(
-                id=spec.id, ip=spec.ip, port_id=spec.port_id, fixed_ip=spec.fixed_ip
+                id=spec.id,
+                ip=spec.ip,
+                port_id=spec.port_id,
+                fixed_ip=spec.fixed_ip,
+                backend_id=floating_ip.id,
             )
 
         return await self.backend.calls.run(ensure, kind=PORT, resource_id=spec.port_id)
@@ -244,6 +248,7 @@ class OpenStackNetwork(NetworkDriver):
                         ip=floating_ip.floating_ip_address,
                         port_id=port_id,
                         fixed_ip=floating_ip.fixed_ip_address,
+                        backend_id=floating_ip.id,
                     )
                 )
             return infos
