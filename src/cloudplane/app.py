@@ -12,6 +12,7 @@ from cloudplane import __version__
 from cloudplane.audit.endpoints import router as audit_router
 from cloudplane.audit.recorder import record_request
 from cloudplane.bootstrap import build_runtime, close_runtime
+from cloudplane.catalogue_sync import sync_catalogue_job
 from cloudplane.compute.endpoints import router as compute_router
 from cloudplane.compute.flavor_endpoints import router as flavor_router
 from cloudplane.compute.reconciler import reconcile_servers_job
@@ -78,7 +79,16 @@ def periodic_jobs(settings: Settings) -> list[JobSpec]:
         JobSpec("servers.reconcile", settings.reconcile_interval_s, reconcile_servers_job),
         JobSpec("leaks.sweep", settings.leak_sweep_interval_s, sweep_leaks),
         JobSpec("protection.fire", settings.protection_tick_s, fire_due_operations_job),
+        *catalogue_jobs(settings),
     ]
+
+
+def catalogue_jobs(settings: Settings) -> list[JobSpec]:
+    """Importing the cloud's flavors and images: due at start, then every interval."""
+    if settings.driver != "openstack":
+        return []
+    interval_s = settings.openstack_catalogue_sync_interval_s
+    return [JobSpec("catalogue.sync", interval_s, sync_catalogue_job)]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

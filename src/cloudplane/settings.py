@@ -64,6 +64,33 @@ class Settings(BaseSettings):
         default_factory=list, description='Operations that fail, e.g. ["create_server"].'
     )
 
+    openstack_cloud: str | None = Field(
+        default=None,
+        description="A cloud of clouds.yaml; empty means the OS_* environment variables.",
+    )
+    openstack_clouds_yaml: Path | None = Field(
+        default=None, description="An explicit clouds.yaml; empty searches the usual places."
+    )
+    openstack_call_timeout_s: float = Field(default=30.0, gt=0)
+    openstack_retries: int = Field(default=3, ge=0)
+    openstack_retry_backoff_s: float = Field(default=0.5, ge=0)
+    openstack_wait_timeout_s: float = Field(default=600.0, gt=0)
+    openstack_poll_interval_s: float = Field(default=2.0, ge=0)
+    openstack_default_image: str | None = Field(
+        default=None, description="Glance image for servers with neither image nor boot volume."
+    )
+    openstack_external_network: str | None = Field(
+        default=None, description="Neutron network that floating IPs come from."
+    )
+    openstack_full_sync_interval_s: float = Field(default=600.0, gt=0)
+    openstack_catalogue_sync_interval_s: float = Field(
+        default=300.0, gt=0, description="How often flavors and images are imported."
+    )
+    openstack_catalogue_project: str = Field(
+        default="cloud-catalogue",
+        description="Name of the project that owns imported images (made if missing).",
+    )
+
     rate_limit_per_s: float = Field(
         default=50.0, ge=0, description="Requests per second per user or API key; 0 = no limit."
     )

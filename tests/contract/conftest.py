@@ -9,6 +9,7 @@ import pytest
 
 from cloudplane.drivers.base import ComputeDriver
 from cloudplane.drivers.simulator import SimulatorDriver
+from tests.openstack_cloud.drivers import openstack_driver
 
 #: Builds an unopened driver; its argument is a fresh directory the driver may use.
 DriverFactory = Callable[[Path], ComputeDriver]
@@ -21,6 +22,7 @@ def simulator_driver(scratch_dir: Path) -> ComputeDriver:
 # Adding a backend to the contract suite is one entry here.
 DRIVER_FACTORIES: dict[str, DriverFactory] = {
     "simulator": simulator_driver,
+    "openstack": openstack_driver,
 }
 
 

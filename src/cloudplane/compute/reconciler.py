@@ -86,7 +86,7 @@ async def _repair(
     if info is None:
         values = _vanished(status)
     elif info.power_state.value != power_state:
-        values = _drifted(status, info.power_state)
+        values = _drifted(status, info.power_state, info.fault)
     else:
         return False
     if values is None:
@@ -120,7 +120,7 @@ def _vanished(status: str) -> dict[str, object] | None:
     }
 
 
-def _drifted(status: str, power_state: PowerState) -> dict[str, object]:
+def _drifted(status: str, power_state: PowerState, fault: str | None) -> dict[str, object]:
     values: dict[str, object] = {"power_state": power_state.value}
     new_status = STATUS_FOR_POWER_STATE.get(power_state)
     if status != ServerStatus.ERROR.value and new_status is not None and new_status != status:
@@ -128,7 +128,8 @@ def _drifted(status: str, power_state: PowerState) -> dict[str, object]:
         if new_status is ServerStatus.ERROR:
             values.update(
                 fault_code="crashed",
-                fault_message="the hypervisor reports the server crashed",
+                # A backend that says why (a cloud's fault message) is quoted as it said it.
+                fault_message=(fault or "the hypervisor reports the server crashed")[:1024],
                 fault_at=utcnow(),
             )
     return values

@@ -27,6 +27,7 @@ from cloudplane.images.storage import ImageStore
 from cloudplane.kit.clock import utcnow
 from cloudplane.kit.db import unit_of_work
 from cloudplane.network.server_ports import plug_server_ports, release_server_ports
+from cloudplane.operations.failure_code import failure_code
 from cloudplane.operations.handlers import HandlerRegistry
 from cloudplane.operations.models import Operation
 from cloudplane.operations.service import finish_operation, record_event
@@ -76,7 +77,7 @@ async def _fail_server(
             values={
                 "status": ServerStatus.ERROR.value,
                 "task_state": None,
-                **_fault(f"{operation.action}_failed", reason),
+                **_fault(failure_code() or f"{operation.action}_failed", reason),
             },
         )
         await finish_operation(session, operation.id, error=reason)

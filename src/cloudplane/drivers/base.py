@@ -87,6 +87,8 @@ class ServerInfo:
     power_state: PowerState
     host: str | None = None
     backend_id: str | None = None
+    fault: str | None = None
+    """Why the backend holds the server in error (its own message), when it says."""
 
 
 @dataclass(frozen=True, slots=True)

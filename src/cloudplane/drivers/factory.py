@@ -21,10 +21,36 @@ def build_driver(settings: Settings) -> Driver:
                 latency_ms=settings.simulator_latency_ms,
                 fail=settings.simulator_fail,
             )
-        case "libvirt" | "openstack":
+        case "openstack":
+            return _openstack_driver(settings)
+        case "libvirt":
             raise ValueError(
                 f"the {settings.driver} driver is not available yet; "
                 "set CLOUDPLANE_DRIVER=simulator"
             )
         case _:
             assert_never(settings.driver)
+
+
+def _openstack_driver(settings: Settings) -> Driver:
+    try:
+        from cloudplane.drivers.openstack.connection import OpenStackOptions
+        from cloudplane.drivers.openstack.driver import OpenStackDriver
+    except ImportError as exc:  # the optional extra is missing
+        raise ValueError(
+            "the openstack driver needs openstacksdk: install cloudplane[openstack]"
+        ) from exc
+    return OpenStackDriver(
+        OpenStackOptions(
+            cloud=settings.openstack_cloud,
+            clouds_yaml=settings.openstack_clouds_yaml,
+            call_timeout_s=settings.openstack_call_timeout_s,
+            retries=settings.openstack_retries,
+            retry_backoff_s=settings.openstack_retry_backoff_s,
+            wait_timeout_s=settings.openstack_wait_timeout_s,
+            poll_interval_s=settings.openstack_poll_interval_s,
+            default_image=settings.openstack_default_image,
+            external_network=settings.openstack_external_network,
+            full_sync_interval_s=settings.openstack_full_sync_interval_s,
+        )
+    )

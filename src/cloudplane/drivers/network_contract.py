@@ -130,6 +130,7 @@ class FloatingIpInfo:
     ip: str
     port_id: str
     fixed_ip: str
+    backend_id: str | None = None
 
 
 class NetworkDriver(abc.ABC):

@@ -14,6 +14,7 @@ from sqlalchemy import and_, or_, select, update
 from cloudplane.kit.clock import utcnow
 from cloudplane.kit.db import unit_of_work
 from cloudplane.kit.logging import get_logger
+from cloudplane.operations.failure_code import failing_because
 from cloudplane.operations.models import Operation
 from cloudplane.operations.service import PENDING, RUNNING, finish_operation, record_event
 from cloudplane.runtime import Runtime
@@ -48,7 +49,8 @@ async def execute_operation(runtime: Runtime, operation_id: str) -> None:
     except Exception as exc:
         reason = str(exc) or type(exc).__name__
         log.warning("operation_failed", operation_id=operation.id, reason=reason)
-        await handler.fail(runtime, operation, reason)
+        with failing_because(exc):
+            await handler.fail(runtime, operation, reason)
         runtime.metrics.operations.labels(operation.action, "failed").inc()
     else:
         log.info("operation_finished", operation_id=operation.id)
