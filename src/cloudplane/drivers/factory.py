@@ -21,10 +21,34 @@ def build_driver(settings: Settings) -> Driver:
                 latency_ms=settings.simulator_latency_ms,
                 fail=settings.simulator_fail,
             )
-        case "libvirt" | "openstack":
+        case "libvirt":
+            return _libvirt_driver(settings)
+        case "openstack":
             raise ValueError(
                 f"the {settings.driver} driver is not available yet; "
                 "set CLOUDPLANE_DRIVER=simulator"
             )
         case _:
             assert_never(settings.driver)
+
+
+def _libvirt_driver(settings: Settings) -> Driver:
+    # Imported here: libvirt-python is an optional extra, needed only when this driver is chosen.
+    try:
+        from cloudplane.drivers.libvirt.driver import LibvirtDriver
+        from cloudplane.drivers.libvirt.options import LibvirtOptions
+    except ImportError as exc:
+        raise ValueError(
+            "the libvirt driver needs libvirt-python: install cloudplane[libvirt]"
+        ) from exc
+    uris = settings.libvirt_uris
+    if not uris:
+        raise ValueError("CLOUDPLANE_LIBVIRT_HOSTS names no libvirt URI")
+    options = LibvirtOptions(
+        uri=uris[0],
+        state_dir=settings.libvirt_dir,
+        name_prefix=settings.libvirt_name_prefix,
+        virt_type=settings.libvirt_virt_type,
+        shutdown_timeout_s=settings.libvirt_shutdown_timeout_s,
+    )
+    return LibvirtDriver(options, nat_networks=settings.libvirt_nat_networks)

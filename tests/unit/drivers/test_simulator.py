@@ -356,7 +356,7 @@ async def test_the_factory_builds_the_simulator_with_the_configured_knobs(
     assert [path.name for path in state_files(settings.simulator_dir)] == [f"{created.id}.json"]
 
 
-@pytest.mark.parametrize("name", ["libvirt", "openstack"])
+@pytest.mark.parametrize("name", ["openstack"])
 def test_the_factory_refuses_drivers_that_are_not_built_yet(
     tmp_path: Path, name: DriverName
 ) -> None:

@@ -1,0 +1,92 @@
+"""``LibvirtDriver``: the whole driver contract on one libvirt host."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import libvirt
+
+from cloudplane.drivers.capabilities import Capability
+from cloudplane.drivers.contract import Driver
+from cloudplane.drivers.errors import DriverError
+from cloudplane.drivers.libvirt.compute import LibvirtCompute
+from cloudplane.drivers.libvirt.connection import HostConnection, silence_default_error_printing
+from cloudplane.drivers.libvirt.network import LibvirtNetwork
+from cloudplane.drivers.libvirt.options import LibvirtOptions
+from cloudplane.drivers.libvirt.records import RecordFiles
+from cloudplane.drivers.libvirt.storage import LibvirtStorage
+
+_ALWAYS = frozenset(
+    {Capability.PAUSE, Capability.SOFT_REBOOT, Capability.CONSOLE, Capability.SNAPSHOTS}
+)
+# libvirt's test hypervisor cannot hot-plug or resize, and writes no files.
+_REAL_HYPERVISOR = frozenset({Capability.HOT_ATTACH, Capability.VOLUME_EXTEND_ONLINE})
+
+
+class LibvirtDriver(LibvirtCompute, LibvirtStorage, LibvirtNetwork, Driver):
+    """Servers, volumes and networks on the libvirt host ``options.uri``.
+
+    Floating IPs and security groups are not offered (see ``network``). Copying volume data
+    (``VOLUME_DATA``) runs ``qemu-img`` here, so it is offered only for a local host.
+    """
+
+    name = "libvirt"
+
+    def __init__(self, options: LibvirtOptions, *, nat_networks: bool = False) -> None:
+        self._options = options
+        self._host = HostConnection(options.uri)
+        self._records = RecordFiles(options.records_dir)
+        self._nat = nat_networks
+        capabilities = set(_ALWAYS)
+        if not self._host.is_test_driver:
+            capabilities |= _REAL_HYPERVISOR
+            if options.is_local:
+                capabilities.add(Capability.VOLUME_DATA)
+        self._capabilities = frozenset(capabilities)
+
+    @property
+    def options(self) -> LibvirtOptions:
+        return self._options
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return self._capabilities
+
+    async def open(self) -> None:
+        """Connect, and learn the host's name and whether it offers KVM."""
+        silence_default_error_printing()
+        if self._options.is_local:
+            self._options.consoles_dir.mkdir(parents=True, exist_ok=True)
+        self._hypervisor_host, self._virt_type = await self._host.call(
+            f"connecting to {self._options.uri}", self._probe_blocking
+        )
+
+    async def close(self) -> None:
+        self._host.close()
+
+    async def check(self) -> None:
+        alive = await self._host.call("checking the connection", lambda c: bool(c.isAlive()))
+        if not alive:
+            raise DriverError(f"libvirt at {self._options.uri} does not answer", code="unavailable")
+
+    def _probe_blocking(self, connection: libvirt.virConnect) -> tuple[str, str]:
+        hostname = str(connection.getHostname())
+        if self._host.is_test_driver:
+            return hostname, "test"
+        if self._options.virt_type != "auto":
+            return hostname, self._options.virt_type
+        return hostname, "kvm" if _offers_kvm(connection.getCapabilities()) else "qemu"
+
+
+def _offers_kvm(capabilities_xml: str) -> bool:
+    """True when the host can run x86_64 guests under KVM (else they are emulated by QEMU)."""
+    root = ET.fromstring(capabilities_xml)
+    for guest in root.iterfind("guest"):
+        arch = guest.find("arch")
+        if (
+            arch is not None
+            and arch.get("name") == "x86_64"
+            and arch.find("domain[@type='kvm']") is not None
+        ):
+            return True
+    return False

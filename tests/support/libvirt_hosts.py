@@ -1,0 +1,100 @@
+"""libvirt for tests: the real daemon (or a clear failure in CI), test prefixes, and clean-up.
+
+Every object a test makes on a libvirt host is named with ``TEST_PREFIX`` (unique to this test
+session), so ``remove_test_objects`` can take away exactly what this session made, and
+``objects_named`` can prove nothing was left behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from pathlib import Path
+
+import libvirt
+
+from cloudplane.drivers.libvirt.connection import silence_default_error_printing
+from tests.support.databases import unavailable
+
+REAL_URI = os.environ.get("CLOUDPLANE_TEST_LIBVIRT_URI", "qemu:///system")
+TEST_URI = "test:///default"
+TEST_PREFIX = f"cptest-{secrets.token_hex(3)}-"
+"""Names of everything this test session makes on a libvirt host start with this."""
+
+
+def prefix_for(scratch_dir: Path) -> str:
+    """A prefix unique to one test (its scratch directory) inside this session's prefix."""
+    return f"{TEST_PREFIX}{hashlib.sha256(str(scratch_dir).encode()).hexdigest()[:6]}-"
+
+
+def real_connection() -> libvirt.virConnect:
+    """A connection to the real daemon; fails the test in CI (skips elsewhere) without one."""
+    silence_default_error_printing()
+    if not Path("/run/libvirt/libvirt-sock").exists() and REAL_URI == "qemu:///system":
+        unavailable("libvirtd is not running (no /run/libvirt/libvirt-sock); run make services")
+    try:
+        return libvirt.open(REAL_URI)
+    except libvirt.libvirtError as exc:
+        unavailable(f"libvirtd at {REAL_URI} does not answer: {exc.get_error_message()}")
+        raise  # unreachable: unavailable() always raises
+
+
+def let_qemu_reach(path: Path) -> None:
+    """Let QEMU (which runs as its own user) traverse down to ``path``.
+
+    pytest makes its temporary directories private to root; QEMU opens disks in them.
+    """
+    for directory in [path, *path.parents]:
+        if directory == Path("/"):
+            break
+        mode = directory.stat().st_mode
+        if mode & 0o001 == 0:
+            directory.chmod(mode | 0o711)
+
+
+def objects_named(connection: libvirt.virConnect, prefix: str = TEST_PREFIX) -> list[str]:
+    """Every domain, volume, pool and network on the host whose name starts with ``prefix``."""
+    found = [
+        f"domain {d.name()}" for d in connection.listAllDomains(0) if d.name().startswith(prefix)
+    ]
+    for pool in connection.listAllStoragePools(0):
+        if pool.name().startswith(prefix):
+            found.append(f"pool {pool.name()}")
+        if pool.isActive():
+            pool.refresh(0)
+            found.extend(
+                f"volume {v.path()}" for v in pool.listAllVolumes(0) if v.name().startswith(prefix)
+            )
+    found.extend(
+        f"network {n.name()}" for n in connection.listAllNetworks(0) if n.name().startswith(prefix)
+    )
+    return found
+
+
+def remove_test_objects(connection: libvirt.virConnect, prefix: str = TEST_PREFIX) -> None:
+    """Destroy and remove every domain, volume, pool and network named with ``prefix``."""
+    for domain in connection.listAllDomains(0):
+        if domain.name().startswith(prefix):
+            if domain.isActive():
+                domain.destroy()
+            if domain.isPersistent():
+                domain.undefineFlags(
+                    libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
+                    | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+                )
+    for pool in connection.listAllStoragePools(0):
+        if pool.isActive():
+            pool.refresh(0)
+            for volume in pool.listAllVolumes(0):
+                if volume.name().startswith(prefix):
+                    volume.delete(0)
+        if pool.name().startswith(prefix):
+            if pool.isActive():
+                pool.destroy()
+            pool.undefine()
+    for network in connection.listAllNetworks(0):
+        if network.name().startswith(prefix):
+            if network.isActive():
+                network.destroy()
+            network.undefine()
