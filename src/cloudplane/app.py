@@ -12,6 +12,7 @@ from cloudplane import __version__
 from cloudplane.audit.endpoints import router as audit_router
 from cloudplane.audit.recorder import record_request
 from cloudplane.bootstrap import build_runtime, close_runtime
+from cloudplane.compute.drift_watch import DriftWatch
 from cloudplane.compute.endpoints import router as compute_router
 from cloudplane.compute.flavor_endpoints import router as flavor_router
 from cloudplane.compute.reconciler import reconcile_servers_job
@@ -90,14 +91,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if runtime.queue.in_process:
                 await recover_after_restart(runtime)
         scheduler = Scheduler(runtime, periodic_jobs(settings))
+        drift_watch = DriftWatch(runtime)
         if settings.run_scheduler:
             await scheduler.start()
+            await drift_watch.start()
         # Everything built so far lives as long as the process: keep it out of the garbage
         # collector's full passes, which otherwise stall requests for ~100 ms each.
         gc.freeze()
         try:
             yield
         finally:
+            await drift_watch.stop()
             await scheduler.stop()
             await close_runtime(runtime)
 

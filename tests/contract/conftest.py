@@ -16,10 +16,12 @@ from tests.support.libvirt_hosts import (
     REAL_URI,
     TEST_PREFIX,
     TEST_URI,
-    let_qemu_reach,
     objects_named,
     prefix_for,
+    qemu_scratch_dir,
     real_connection,
+    remove_scratch,
+    remove_session_scratch,
     remove_test_objects,
 )
 
@@ -48,7 +50,6 @@ def libvirt_test_driver(scratch_dir: Path) -> ComputeDriver:
 def libvirt_qemu_driver(scratch_dir: Path) -> ComputeDriver:
     """The real daemon with QEMU emulation: tier (b)."""
     real_connection().close()  # fails in CI, skips elsewhere, when libvirtd is not running
-    let_qemu_reach(scratch_dir)
     options = LibvirtOptions(
         uri=REAL_URI,
         state_dir=scratch_dir / "libvirt",
@@ -102,6 +103,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture
+def tmp_path(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """A scratch directory QEMU can reach too (the real backend opens volumes made in it)."""
+    path = qemu_scratch_dir(request.node.nodeid)
+    yield path
+    remove_scratch(path)
+
+
+@pytest.fixture
 async def driver(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ComputeDriver]:
     """An opened driver, closed again after the test."""
     compute_driver = DRIVER_FACTORIES[request.param](tmp_path)
@@ -121,6 +130,7 @@ def no_libvirt_objects_left() -> Iterator[None]:
     yield
     while _test_hypervisor:
         _test_hypervisor.pop().close()
+    remove_session_scratch()
     if not Path("/run/libvirt/libvirt-sock").exists():
         return  # the real host never ran, so there is nothing on it to check
     connection = libvirt.open(REAL_URI)

@@ -23,7 +23,10 @@ from tests.support.libvirt_hosts import (
     let_qemu_reach,
     objects_named,
     prefix_for,
+    qemu_scratch_dir,
     real_connection,
+    remove_scratch,
+    remove_session_scratch,
     remove_test_objects,
 )
 
@@ -49,7 +52,16 @@ def host() -> Iterator[libvirt.virConnect]:
         assert objects_named(connection, TEST_PREFIX) == []
         assert qemu_processes(TEST_PREFIX) == []
     finally:
+        remove_session_scratch()
         connection.close()
+
+
+@pytest.fixture
+def tmp_path(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """A scratch directory QEMU can reach: disks, pools and images of the test live in it."""
+    path = qemu_scratch_dir(request.node.nodeid)
+    yield path
+    remove_scratch(path)
 
 
 @pytest.fixture

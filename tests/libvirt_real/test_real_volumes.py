@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import uuid
@@ -91,9 +92,8 @@ async def test_an_exported_volume_imports_into_another_with_the_same_data(
             VolumeSpec(id=volume_id, name="data", size_gb=1, pool_path=str(pool))
         )
     source_file = pool / driver.options.volume_name(source_id)
-    subprocess.run(
-        ["qemu-io", "-c", "write -P 0x5a 0 1M", str(source_file)], check=True, capture_output=True
-    )
+    write = ["qemu-io", "-c", "write -P 0x5a 0 1M", str(source_file)]
+    await asyncio.to_thread(subprocess.run, write, check=True, capture_output=True)
 
     target_file = pool / driver.options.volume_name(target_id)
     assert _compare(source_file, target_file).returncode == 1  # the data differs before

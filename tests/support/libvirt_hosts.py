@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import shutil
 from pathlib import Path
 
 import libvirt
@@ -40,17 +41,42 @@ def real_connection() -> libvirt.virConnect:
         raise  # unreachable: unavailable() always raises
 
 
-def let_qemu_reach(path: Path) -> None:
-    """Let QEMU (which runs as its own user) traverse down to ``path``.
+QEMU_SCRATCH_ROOT = Path(
+    os.environ.get("CLOUDPLANE_TEST_QEMU_SCRATCH", "/var/tmp/cloudplane-tests")
+)
+"""Where tests that hand files to QEMU keep them.
 
-    pytest makes its temporary directories private to root; QEMU opens disks in them.
-    """
+QEMU runs as its own user, so it must be able to walk down to every disk. pytest keeps its
+temporary directories private to their owner (and resets that whenever any pytest session of the
+same user starts), so files QEMU opens cannot live there.
+"""
+
+
+def qemu_scratch_dir(test_id: str) -> Path:
+    """A new, empty directory for one test that QEMU can reach; ``remove_scratch`` removes it."""
+    session_dir = QEMU_SCRATCH_ROOT / TEST_PREFIX.rstrip("-")
+    path = session_dir / hashlib.sha256(test_id.encode()).hexdigest()[:12]
+    path.mkdir(parents=True)
+    for directory in (QEMU_SCRATCH_ROOT, session_dir, path):
+        directory.chmod(0o711)
+    return path
+
+
+def remove_scratch(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_session_scratch() -> None:
+    """Remove this session's scratch directories; afterwards none of its files remain."""
+    shutil.rmtree(QEMU_SCRATCH_ROOT / TEST_PREFIX.rstrip("-"), ignore_errors=True)
+
+
+def let_qemu_reach(path: Path) -> None:
+    """Let QEMU walk down to ``path``, a directory under a test's ``qemu_scratch_dir``."""
     for directory in [path, *path.parents]:
-        if directory == Path("/"):
+        if directory in (QEMU_SCRATCH_ROOT, Path("/")):
             break
-        mode = directory.stat().st_mode
-        if mode & 0o001 == 0:
-            directory.chmod(mode | 0o711)
+        directory.chmod(directory.stat().st_mode | 0o711)
 
 
 def objects_named(connection: libvirt.virConnect, prefix: str = TEST_PREFIX) -> list[str]:

@@ -73,6 +73,18 @@ class HostConnection:
         self.uri = uri
         self._connection: libvirt.virConnect | None = None
         self._lock = threading.Lock()
+        self._on_open: list[Callable[[libvirt.virConnect], None]] = []
+
+    def on_open(self, hook: Callable[[libvirt.virConnect], None]) -> None:
+        """Run ``hook`` on every connection opened from now on (and on the open one now).
+
+        Blocking; subscriptions such as event callbacks live and die with one connection.
+        """
+        with self._lock:
+            self._on_open.append(hook)
+            current = self._connection
+        if current is not None:
+            hook(current)
 
     @property
     def is_test_driver(self) -> bool:
@@ -88,14 +100,17 @@ class HostConnection:
             if current is not None:
                 _close_quietly(current)
             try:
-                self._connection = libvirt.open(self.uri)
+                connection = libvirt.open(self.uri)
+                for hook in self._on_open:
+                    hook(connection)
             except libvirt.libvirtError as exc:
                 self._connection = None
                 raise DriverError(
                     f"cannot connect to libvirt at {self.uri}: {exc.get_error_message()}",
                     code="unavailable",
                 ) from exc
-            return self._connection
+            self._connection = connection
+            return connection
 
     def close(self) -> None:
         with self._lock:

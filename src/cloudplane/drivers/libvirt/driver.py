@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 
 import libvirt
 
@@ -10,7 +12,12 @@ from cloudplane.drivers.capabilities import Capability
 from cloudplane.drivers.contract import Driver
 from cloudplane.drivers.errors import DriverError
 from cloudplane.drivers.libvirt.compute import LibvirtCompute
-from cloudplane.drivers.libvirt.connection import HostConnection, silence_default_error_printing
+from cloudplane.drivers.libvirt.connection import (
+    HostConnection,
+    as_driver_error,
+    silence_default_error_printing,
+)
+from cloudplane.drivers.libvirt.events import LifecycleWatch, ensure_event_loop
 from cloudplane.drivers.libvirt.network import LibvirtNetwork
 from cloudplane.drivers.libvirt.options import LibvirtOptions
 from cloudplane.drivers.libvirt.records import RecordFiles
@@ -55,11 +62,20 @@ class LibvirtDriver(LibvirtCompute, LibvirtStorage, LibvirtNetwork, Driver):
     async def open(self) -> None:
         """Connect, and learn the host's name and whether it offers KVM."""
         silence_default_error_printing()
+        ensure_event_loop()  # before the first connection, or it never delivers events
         if self._options.is_local:
             self._options.consoles_dir.mkdir(parents=True, exist_ok=True)
         self._hypervisor_host, self._virt_type = await self._host.call(
             f"connecting to {self._options.uri}", self._probe_blocking
         )
+
+    async def watch_servers(self, on_change: Callable[[str], None]) -> None:
+        """Report lifecycle events of our domains (see ``ServerEventSource``)."""
+        watch = LifecycleWatch(self._options.server_id_of, on_change, asyncio.get_running_loop())
+        try:
+            await asyncio.to_thread(self._host.on_open, watch.register)
+        except libvirt.libvirtError as exc:
+            raise as_driver_error(exc, "subscribing to domain events") from exc
 
     async def close(self) -> None:
         self._host.close()
