@@ -16,6 +16,8 @@ from cloudplane.compute.drift_watch import DriftWatch
 from cloudplane.compute.endpoints import router as compute_router
 from cloudplane.compute.flavor_endpoints import router as flavor_router
 from cloudplane.compute.reconciler import reconcile_servers_job
+from cloudplane.hosts.endpoints import router as host_router
+from cloudplane.hosts.refresh import refresh_hosts
 from cloudplane.identity.endpoints import routers as identity_routers
 from cloudplane.images.endpoints import router as image_router
 from cloudplane.kit.errors import install_error_handlers
@@ -71,6 +73,7 @@ def periodic_jobs(settings: Settings) -> list[JobSpec]:
         JobSpec("operations.sweep", settings.sweep_interval_s, sweep_operations),
         JobSpec("servers.reconcile", settings.reconcile_interval_s, reconcile_servers_job),
         JobSpec("leaks.sweep", settings.leak_sweep_interval_s, sweep_leaks),
+        JobSpec("hosts.refresh", settings.host_check_interval_s, refresh_hosts),
     ]
 
 
@@ -121,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         flavor_router,
         image_router,
         compute_router,
+        host_router,
         attachment_router,
         storage_pool_router,
         volume_type_router,

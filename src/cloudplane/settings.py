@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     libvirt_shutdown_timeout_s: float = Field(
         default=60.0, gt=0, description="How long a graceful stop may take before forcing off."
     )
+    host_check_interval_s: float = Field(
+        default=10.0, gt=0, description="How often every hypervisor host is asked if it answers."
+    )
     libvirt_nat_networks: bool = Field(
         default=False, description="Networks forward to the outside through NAT (else isolated)."
     )

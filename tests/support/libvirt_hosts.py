@@ -24,6 +24,10 @@ TEST_PREFIX = f"cptest-{secrets.token_hex(3)}-"
 """Names of everything this test session makes on a libvirt host start with this."""
 
 
+LIBVIRT_DOMAIN_LOGS = Path("/var/log/libvirt/qemu")
+"""Where the local daemon writes one log per domain (and a remote-style console log goes)."""
+
+
 def prefix_for(scratch_dir: Path) -> str:
     """A prefix unique to one test (its scratch directory) inside this session's prefix."""
     return f"{TEST_PREFIX}{hashlib.sha256(str(scratch_dir).encode()).hexdigest()[:6]}-"
@@ -95,6 +99,7 @@ def objects_named(connection: libvirt.virConnect, prefix: str = TEST_PREFIX) -> 
     found.extend(
         f"network {n.name()}" for n in connection.listAllNetworks(0) if n.name().startswith(prefix)
     )
+    found.extend(f"log {path}" for path in LIBVIRT_DOMAIN_LOGS.glob(f"{prefix}*"))
     return found
 
 
@@ -124,3 +129,6 @@ def remove_test_objects(connection: libvirt.virConnect, prefix: str = TEST_PREFI
             if network.isActive():
                 network.destroy()
             network.undefine()
+    # libvirt keeps each domain's QEMU log after the domain is gone.
+    for path in LIBVIRT_DOMAIN_LOGS.glob(f"{prefix}*"):
+        path.unlink(missing_ok=True)

@@ -36,6 +36,7 @@ def _libvirt_driver(settings: Settings) -> Driver:
     # Imported here: libvirt-python is an optional extra, needed only when this driver is chosen.
     try:
         from cloudplane.drivers.libvirt.driver import LibvirtDriver
+        from cloudplane.drivers.libvirt.fleet import LibvirtFleet
         from cloudplane.drivers.libvirt.options import LibvirtOptions
     except ImportError as exc:
         raise ValueError(
@@ -44,11 +45,17 @@ def _libvirt_driver(settings: Settings) -> Driver:
     uris = settings.libvirt_uris
     if not uris:
         raise ValueError("CLOUDPLANE_LIBVIRT_HOSTS names no libvirt URI")
-    options = LibvirtOptions(
-        uri=uris[0],
-        state_dir=settings.libvirt_dir,
-        name_prefix=settings.libvirt_name_prefix,
-        virt_type=settings.libvirt_virt_type,
-        shutdown_timeout_s=settings.libvirt_shutdown_timeout_s,
-    )
-    return LibvirtDriver(options, nat_networks=settings.libvirt_nat_networks)
+    hosts = [
+        LibvirtDriver(
+            LibvirtOptions(
+                uri=uri,
+                state_dir=settings.libvirt_dir,
+                name_prefix=settings.libvirt_name_prefix,
+                virt_type=settings.libvirt_virt_type,
+                shutdown_timeout_s=settings.libvirt_shutdown_timeout_s,
+            ),
+            nat_networks=settings.libvirt_nat_networks,
+        )
+        for uri in uris
+    ]
+    return hosts[0] if len(hosts) == 1 else LibvirtFleet(hosts)

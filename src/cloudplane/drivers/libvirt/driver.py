@@ -11,6 +11,7 @@ import libvirt
 from cloudplane.drivers.capabilities import Capability
 from cloudplane.drivers.contract import Driver
 from cloudplane.drivers.errors import DriverError
+from cloudplane.drivers.host_inventory import HostReport
 from cloudplane.drivers.libvirt.compute import LibvirtCompute
 from cloudplane.drivers.libvirt.connection import (
     HostConnection,
@@ -85,6 +86,31 @@ class LibvirtDriver(LibvirtCompute, LibvirtStorage, LibvirtNetwork, Driver):
         if not alive:
             raise DriverError(f"libvirt at {self._options.uri} does not answer", code="unavailable")
 
+    async def report_hosts(self) -> list[HostReport]:
+        """This driver's one host (see ``HostInventory``)."""
+        return [await self.report_host()]
+
+    async def report_host(self) -> HostReport:
+        """Ask the host for its capacity; a host that does not answer is reported down."""
+        try:
+            vcpus, memory_mb, free_mb = await self._host.call(
+                "reading the host's capacity", _capacity_blocking, self._host.is_test_driver
+            )
+            name = await self._host.call("reading the host's name", lambda c: c.getHostname())
+        except DriverError as exc:
+            return HostReport(
+                uri=self._options.uri, up=False, name=self._hypervisor_host, error=exc.message
+            )
+        self._hypervisor_host = str(name)
+        return HostReport(
+            uri=self._options.uri,
+            up=True,
+            name=self._hypervisor_host,
+            vcpus=vcpus,
+            memory_mb=memory_mb,
+            free_memory_mb=free_mb,
+        )
+
     def _probe_blocking(self, connection: libvirt.virConnect) -> tuple[str, str]:
         hostname = str(connection.getHostname())
         if self._host.is_test_driver:
@@ -92,6 +118,17 @@ class LibvirtDriver(LibvirtCompute, LibvirtStorage, LibvirtNetwork, Driver):
         if self._options.virt_type != "auto":
             return hostname, self._options.virt_type
         return hostname, "kvm" if _offers_kvm(connection.getCapabilities()) else "qemu"
+
+
+def _capacity_blocking(connection: libvirt.virConnect, test: bool) -> tuple[int, int, int]:
+    """CPUs, memory and free memory (MiB) of the host."""
+    if not connection.isAlive():
+        raise DriverError("the connection to the host is dead", code="unavailable")
+    _model, memory_mb, cpus, *_rest = connection.getInfo()
+    free = int(connection.getFreeMemory())
+    # libvirt's test hypervisor answers this one in KiB where real hosts answer in bytes.
+    free_mb = free // (1 << 10) if test else free // (1 << 20)
+    return int(cpus), int(memory_mb), free_mb
 
 
 def _offers_kvm(capabilities_xml: str) -> bool:

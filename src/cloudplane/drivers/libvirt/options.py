@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 VirtType = Literal["auto", "kvm", "qemu"]
 
+REMOTE_CONSOLES_DIR = Path("/var/log/libvirt/qemu")
+
 
 @dataclass(frozen=True, slots=True)
 class LibvirtOptions:
@@ -43,7 +45,9 @@ class LibvirtOptions:
 
     @property
     def consoles_dir(self) -> Path:
-        return self.state_dir / "consoles"
+        """Where serial console logs go: on a remote host, libvirt's own log directory (which
+        exists on every host), since the state directory lives on this machine."""
+        return self.state_dir / "consoles" if self.is_local else REMOTE_CONSOLES_DIR
 
     @property
     def records_dir(self) -> Path:
@@ -63,7 +67,7 @@ class LibvirtOptions:
         return f"{self.name_prefix}{server_id}-root.qcow2"
 
     def console_log(self, server_id: str) -> Path:
-        return self.consoles_dir / f"{self.name_prefix}{server_id}.log"
+        return self.consoles_dir / f"{self.name_prefix}{server_id}-serial.log"
 
     @property
     def disks_pool_name(self) -> str:
