@@ -18,6 +18,7 @@ from cloudplane.drivers.libvirt.driver import LibvirtDriver
 from cloudplane.drivers.libvirt.options import LibvirtOptions
 from cloudplane.images.tiny_image import ImageFile, build_tiny_image
 from tests.support.libvirt_hosts import (
+    QEMU_SCRATCH_ROOT,
     REAL_URI,
     TEST_PREFIX,
     let_qemu_reach,
@@ -53,6 +54,7 @@ def host() -> Iterator[libvirt.virConnect]:
         assert qemu_processes(TEST_PREFIX) == []
     finally:
         remove_session_scratch()
+        assert not (QEMU_SCRATCH_ROOT / TEST_PREFIX.rstrip("-")).exists()
         connection.close()
 
 

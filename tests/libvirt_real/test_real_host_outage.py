@@ -1,4 +1,5 @@
-"""A host that stops answering is marked down, and its servers' power state becomes unknown.
+"""A host that stops answering is marked down and its servers' power state unknown, until it
+answers again.
 
 The host is the real daemon reached over TCP through a relay the test can cut, which is what a
 network failure between cloudplane and a remote host looks like to libvirt.
@@ -13,6 +14,7 @@ from typing import Any
 import libvirt
 import pytest
 
+from cloudplane.compute.reconciler import reconcile_servers
 from cloudplane.hosts.refresh import refresh_hosts
 from cloudplane.settings import Settings
 from tests.libvirt_real.conftest import SHUTDOWN_TIMEOUT_S
@@ -72,3 +74,14 @@ async def test_a_host_that_stops_answering_is_down_and_its_servers_power_state_u
     assert host["name"] == server["host"]  # still known by the name it had
     shown = (await admin.get(f"/servers/{server['id']}")).json()
     assert (shown["status"], shown["power_state"]) == ("ACTIVE", "nostate")
+
+    back = SocketRelay("/run/libvirt/libvirt-sock", port=relay.port)
+    try:
+        await refresh_hosts(admin.runtime)
+        assert await reconcile_servers(admin.runtime) == 1
+    finally:
+        back.cut()
+
+    assert (await the_host(admin))["state"] == "up"
+    shown = (await admin.get(f"/servers/{server['id']}")).json()
+    assert (shown["status"], shown["power_state"]) == ("ACTIVE", "running")

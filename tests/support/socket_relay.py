@@ -12,9 +12,10 @@ import threading
 
 
 class SocketRelay:
-    def __init__(self, unix_path: str) -> None:
+    def __init__(self, unix_path: str, port: int = 0) -> None:
+        """Relay from ``port`` (a free one when 0) to the unix socket ``unix_path``."""
         self._unix_path = unix_path
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener = socket.create_server(("127.0.0.1", port))
         self.port: int = self._listener.getsockname()[1]
         self._connections: list[socket.socket] = []
         self._lock = threading.Lock()

@@ -79,7 +79,7 @@ class LibvirtDriver(LibvirtCompute, LibvirtStorage, LibvirtNetwork, Driver):
             raise as_driver_error(exc, "subscribing to domain events") from exc
 
     async def close(self) -> None:
-        self._host.close()
+        await asyncio.to_thread(self._host.close)
 
     async def check(self) -> None:
         alive = await self._host.call("checking the connection", lambda c: bool(c.isAlive()))
