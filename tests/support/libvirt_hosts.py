@@ -28,6 +28,23 @@ LIBVIRT_DOMAIN_LOGS = Path("/var/log/libvirt/qemu")
 """Where the local daemon writes one log per domain (and a remote-style console log goes)."""
 
 
+def private_test_host(directory: Path, *, cpus: int, memory_mib: int) -> str:
+    """The URI of a libvirt test host of its own (``test:///<node file>``), with the given size.
+
+    ``test:///default`` is one host shared by the whole process, so what other tests left on it
+    changes its free memory; a node file gives each connection a private host.
+    """
+    node = directory / f"test-node-{cpus}-{memory_mib}.xml"
+    node.write_text(
+        f"""<node>
+  <cpu><mhz>2000</mhz><model>i686</model><active>{cpus}</active><nodes>1</nodes>
+       <sockets>1</sockets><cores>{cpus}</cores><threads>1</threads></cpu>
+  <memory>{memory_mib * 1024}</memory>
+</node>"""
+    )
+    return f"test://{node}"
+
+
 def prefix_for(scratch_dir: Path) -> str:
     """A prefix unique to one test (its scratch directory) inside this session's prefix."""
     return f"{TEST_PREFIX}{hashlib.sha256(str(scratch_dir).encode()).hexdigest()[:6]}-"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from tests.support.api import ApiSession
 from tests.support.factories import active_server, new_member
-from tests.support.libvirt_hosts import TEST_URI, prefix_for
+from tests.support.libvirt_hosts import prefix_for, private_test_host
 
 from cloudplane.hosts.refresh import refresh_hosts
 from cloudplane.settings import Settings
@@ -18,11 +18,16 @@ SILENT_URI = "qemu+tcp://127.0.0.1:9/system"
 
 
 @pytest.fixture
-def settings(settings: Settings, tmp_path: Path) -> Settings:
+def test_host(tmp_path: Path) -> str:
+    return private_test_host(tmp_path, cpus=12, memory_mib=4096)
+
+
+@pytest.fixture
+def settings(settings: Settings, tmp_path: Path, test_host: str) -> Settings:
     return settings.model_copy(
         update={
             "driver": "libvirt",
-            "libvirt_hosts": f"{TEST_URI},{SILENT_URI}",
+            "libvirt_hosts": f"{test_host},{SILENT_URI}",
             "libvirt_name_prefix": prefix_for(tmp_path),
         }
     )
@@ -35,17 +40,20 @@ async def hosts_by_uri(admin: ApiSession) -> dict[str, dict[str, Any]]:
 
 
 async def test_each_configured_host_is_registered_with_its_capacity_and_state(
-    admin: ApiSession,
+    admin: ApiSession, test_host: str
 ) -> None:
     await refresh_hosts(admin.runtime)
 
     hosts = await hosts_by_uri(admin)
 
-    assert set(hosts) == {TEST_URI, SILENT_URI}
-    answering, silent = hosts[TEST_URI], hosts[SILENT_URI]
+    assert set(hosts) == {test_host, SILENT_URI}
+    answering, silent = hosts[test_host], hosts[SILENT_URI]
     assert (answering["state"], answering["error"]) == ("up", None)
-    assert answering["vcpus"] == 16  # what libvirt's test host reports
-    assert answering["memory_mb"] > 0
+    assert (answering["vcpus"], answering["memory_mb"], answering["free_memory_mb"]) == (
+        12,
+        4096,
+        4096,
+    )
     assert answering["last_seen_at"] is not None
     assert silent["state"] == "down"
     assert silent["error"]
@@ -53,16 +61,17 @@ async def test_each_configured_host_is_registered_with_its_capacity_and_state(
 
 
 async def test_a_new_server_is_placed_on_the_answering_host_and_counted_there(
-    admin: ApiSession,
+    admin: ApiSession, test_host: str
 ) -> None:
     await refresh_hosts(admin.runtime)
 
     server = await active_server(admin)
     await refresh_hosts(admin.runtime)
 
-    host = (await hosts_by_uri(admin))[TEST_URI]
+    host = (await hosts_by_uri(admin))[test_host]
     flavor = (await admin.get(f"/flavors/{server['flavor_id']}")).json()
     assert server["host"] == host["name"]
+    assert host["free_memory_mb"] == 4096 - flavor["ram_mb"]
     assert (host["servers"], host["allocated_vcpus"], host["allocated_ram_mb"]) == (
         1,
         flavor["vcpus"],
@@ -72,13 +81,13 @@ async def test_a_new_server_is_placed_on_the_answering_host_and_counted_there(
     assert shown == host
 
 
-async def test_refreshing_twice_registers_each_host_once(admin: ApiSession) -> None:
+async def test_refreshing_twice_registers_each_host_once(admin: ApiSession, test_host: str) -> None:
     await refresh_hosts(admin.runtime)
     await refresh_hosts(admin.runtime)
 
     listed = (await admin.get("/hosts")).json()["items"]
 
-    assert sorted(host["uri"] for host in listed) == sorted([TEST_URI, SILENT_URI])
+    assert sorted(host["uri"] for host in listed) == sorted([test_host, SILENT_URI])
 
 
 async def test_hosts_are_for_admins_only(admin: ApiSession) -> None:

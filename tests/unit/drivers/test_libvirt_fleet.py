@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from tests.support.libvirt_hosts import TEST_URI, prefix_for
+from tests.support.libvirt_hosts import prefix_for, private_test_host
 
 from cloudplane.drivers.base import PowerState, ServerNotFound, ServerSpec
 from cloudplane.drivers.errors import DriverError
@@ -15,13 +15,6 @@ from cloudplane.drivers.host_inventory import HostReport
 from cloudplane.drivers.libvirt.driver import LibvirtDriver
 from cloudplane.drivers.libvirt.fleet import LibvirtFleet, pick_host
 from cloudplane.drivers.libvirt.options import LibvirtOptions
-
-# A second test host with 8 GiB, more than the default test host's 3 GiB.
-BIG_NODE = """<node>
-  <cpu><mhz>2000</mhz><model>i686</model><active>8</active><nodes>1</nodes>
-       <sockets>1</sockets><cores>8</cores><threads>1</threads></cpu>
-  <memory>8388608</memory>
-</node>"""
 
 
 def report(uri: str, free_mb: int, *, up: bool = True) -> HostReport:
@@ -45,13 +38,14 @@ def test_placement_picks_the_answering_host_with_the_most_free_memory_that_fits(
 
 @pytest.fixture
 async def fleet(tmp_path: Path) -> AsyncIterator[tuple[LibvirtFleet, LibvirtDriver, LibvirtDriver]]:
-    node = tmp_path / "big-node.xml"
-    node.write_text(BIG_NODE)
     small, big = (
         LibvirtDriver(
             LibvirtOptions(uri=uri, state_dir=tmp_path / name, name_prefix=prefix_for(tmp_path))
         )
-        for name, uri in (("small", TEST_URI), ("big", f"test://{node}"))
+        for name, uri in (
+            ("small", private_test_host(tmp_path, cpus=4, memory_mib=2048)),
+            ("big", private_test_host(tmp_path, cpus=8, memory_mib=8192)),
+        )
     )
     fleet = LibvirtFleet([small, big])
     await fleet.open()
@@ -94,7 +88,11 @@ async def test_a_host_that_does_not_answer_is_reported_down_and_the_others_serve
     tmp_path: Path,
 ) -> None:
     answering = LibvirtDriver(
-        LibvirtOptions(uri=TEST_URI, state_dir=tmp_path / "a", name_prefix=prefix_for(tmp_path))
+        LibvirtOptions(
+            uri=private_test_host(tmp_path, cpus=4, memory_mib=2048),
+            state_dir=tmp_path / "a",
+            name_prefix=prefix_for(tmp_path),
+        )
     )
     silent = LibvirtDriver(
         LibvirtOptions(
