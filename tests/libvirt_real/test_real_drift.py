@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,25 @@ async def booted_server(admin: ApiSession, settings: Settings) -> tuple[dict[str
 async def shown(admin: ApiSession, server_id: str) -> dict[str, Any]:
     body: dict[str, Any] = (await admin.get(f"/servers/{server_id}")).json()
     return body
+
+
+async def test_the_servers_port_is_a_nic_with_its_mac_and_a_static_dhcp_host_for_its_ip(
+    admin: ApiSession, settings: Settings, host: libvirt.virConnect
+) -> None:
+    server, domain = await booted_server(admin, settings)
+    (address,) = server["addresses"]
+
+    live = ET.fromstring(host.lookupByName(domain).XMLDesc(0))
+    network_name = f"{settings.libvirt_name_prefix}net-{address['network_id']}"
+    network = ET.fromstring(host.networkLookupByName(network_name).XMLDesc(0))
+
+    nic = live.find("./devices/interface")
+    assert nic is not None
+    assert nic.find("mac").get("address") == address["mac"]  # type: ignore[union-attr]
+    assert nic.find("source").get("network") == network_name  # type: ignore[union-attr]
+    assert network.find("forward") is None  # isolated by default
+    hosts = [(h.get("mac"), h.get("ip")) for h in network.iterfind("./ip/dhcp/host")]
+    assert (address["mac"], address["ip"]) in hosts
 
 
 async def test_a_domain_destroyed_with_virsh_shows_shutoff(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+import weakref
 from contextlib import suppress
 from pathlib import Path
 
@@ -59,13 +61,28 @@ def power_state_of(domain: libvirt.virDomain) -> PowerState:
 
 
 class LibvirtCompute(LibvirtParts):
-    """The ``ComputeDriver`` half of ``LibvirtDriver``."""
+    """The ``ComputeDriver`` half of ``LibvirtDriver``.
+
+    Calls that change one server run one at a time per server in this process (a redelivered
+    create must not race the first one into defining, then undefining, the same domain).
+    """
+
+    _server_locks: weakref.WeakValueDictionary[str, asyncio.Lock]
+
+    def _lock_for(self, server_id: str) -> asyncio.Lock:
+        lock = self._server_locks.get(server_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._server_locks[server_id] = lock
+        return lock
 
     async def create_server(self, spec: ServerSpec) -> ServerInfo:
-        return await self._host.call(f"creating server {spec.id}", self._create_blocking, spec)
+        async with self._lock_for(spec.id):
+            return await self._host.call(f"creating server {spec.id}", self._create_blocking, spec)
 
     async def delete_server(self, server_id: str) -> None:
-        await self._host.call(f"deleting server {server_id}", self._delete_blocking, server_id)
+        async with self._lock_for(server_id):
+            await self._host.call(f"deleting server {server_id}", self._delete_blocking, server_id)
 
     async def start_server(self, server_id: str) -> ServerInfo:
         return await self._host.call(
@@ -73,10 +90,18 @@ class LibvirtCompute(LibvirtParts):
         )
 
     async def stop_server(self, server_id: str, *, timeout_s: float = 60.0) -> ServerInfo:
+        """ACPI shutdown, then wait (on the event loop, not in a thread) up to the smaller of
+        ``timeout_s`` and the configured shutdown timeout, then force the server off."""
         timeout = min(timeout_s, self._options.shutdown_timeout_s)
-        return await self._host.call(
-            f"stopping server {server_id}", self._stop_blocking, server_id, timeout
-        )
+        doing = f"stopping server {server_id}"
+        async with self._lock_for(server_id):
+            asked = await self._host.call(doing, self._ask_to_shut_down_blocking, server_id)
+            deadline = time.monotonic() + timeout
+            while asked and time.monotonic() < deadline:
+                if not await self._host.call(doing, self._is_active_blocking, server_id):
+                    break
+                await asyncio.sleep(_POLL_S)
+            return await self._host.call(doing, self._force_off_blocking, server_id)
 
     async def reboot_server(self, server_id: str, kind: RebootKind) -> ServerInfo:
         return await self._host.call(
@@ -209,19 +234,23 @@ class LibvirtCompute(LibvirtParts):
             domain.create()
         return self._info(domain)
 
-    def _stop_blocking(
-        self, connection: libvirt.virConnect, server_id: str, timeout_s: float
-    ) -> ServerInfo:
+    def _ask_to_shut_down_blocking(self, connection: libvirt.virConnect, server_id: str) -> bool:
+        """Press the ACPI power button of a running server; False when there is nothing to ask."""
         domain = self._domain(connection, server_id)
-        if power_state_of(domain) is PowerState.RUNNING:
-            try:
-                domain.shutdown()  # ACPI power button: the guest may shut down cleanly
-            except libvirt.libvirtError as exc:
-                if not is_not_running(exc):
-                    raise
-            deadline = time.monotonic() + timeout_s
-            while domain.isActive() and time.monotonic() < deadline:
-                time.sleep(_POLL_S)
+        if power_state_of(domain) is not PowerState.RUNNING:
+            return False  # stopped already, or paused (a paused guest cannot react): force it
+        try:
+            domain.shutdown()
+        except libvirt.libvirtError as exc:
+            if not is_not_running(exc):
+                raise
+        return True
+
+    def _is_active_blocking(self, connection: libvirt.virConnect, server_id: str) -> bool:
+        return bool(self._domain(connection, server_id).isActive())
+
+    def _force_off_blocking(self, connection: libvirt.virConnect, server_id: str) -> ServerInfo:
+        domain = self._domain(connection, server_id)
         if domain.isActive():
             _destroy(domain)  # the guest ignored the request, or it was paused
         return self._info(domain)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 
@@ -45,6 +46,8 @@ class LibvirtDriver(LibvirtCompute, LibvirtStorage, LibvirtNetwork, Driver):
         self._host = HostConnection(options.uri)
         self._records = RecordFiles(options.records_dir)
         self._nat = nat_networks
+        # A lock lives only while some call holds or awaits it, so deleted ids leave nothing.
+        self._server_locks = weakref.WeakValueDictionary()
         capabilities = set(_ALWAYS)
         if not self._host.is_test_driver:
             capabilities |= _REAL_HYPERVISOR

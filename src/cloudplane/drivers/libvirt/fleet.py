@@ -115,8 +115,9 @@ class LibvirtFleet(Driver):
         return await member.create_server(spec)
 
     async def delete_server(self, server_id: str) -> None:
-        for member in self._members:
+        for index, member in enumerate(self._members):
             await member.delete_server(server_id)
+            self._last_seen[index].pop(server_id, None)
 
     async def start_server(self, server_id: str) -> ServerInfo:
         return await (await self._member_for(server_id)).start_server(server_id)
