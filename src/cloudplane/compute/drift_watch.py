@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 
 from cloudplane.compute.reconciler import reconcile_servers
+from cloudplane.drivers.errors import DriverError
 from cloudplane.drivers.server_events import ServerEventSource
 from cloudplane.kit.logging import get_logger
 from cloudplane.runtime import Runtime
@@ -30,7 +31,12 @@ class DriftWatch:
         driver = self._runtime.driver
         if not isinstance(driver, ServerEventSource):
             return
-        await driver.watch_servers(self._changed)
+        try:
+            await driver.watch_servers(self._changed)
+        except DriverError as exc:
+            # The subscription is made again with the next connection; until then the periodic
+            # reconcile alone finds drift.
+            log.warning("drift_watch_not_subscribed", error=exc.message)
         self._task = asyncio.create_task(self._run(), name="drift-watch")
 
     async def stop(self) -> None:

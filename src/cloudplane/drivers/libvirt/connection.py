@@ -99,16 +99,20 @@ class HostConnection:
                 return current
             if current is not None:
                 _close_quietly(current)
+            self._connection = None
             try:
                 connection = libvirt.open(self.uri)
-                for hook in self._on_open:
-                    hook(connection)
             except libvirt.libvirtError as exc:
-                self._connection = None
                 raise DriverError(
                     f"cannot connect to libvirt at {self.uri}: {exc.get_error_message()}",
                     code="unavailable",
                 ) from exc
+            try:
+                for hook in self._on_open:
+                    hook(connection)
+            except BaseException:
+                _close_quietly(connection)
+                raise
             self._connection = connection
             return connection
 
