@@ -1,7 +1,7 @@
-"""Through the API on the libvirt driver: what an operator does with virsh shows up at once.
+"""Through the API on the libvirt driver: ports, boot volumes, and drift seen at once.
 
 The periodic reconcile is set far out of reach here, so only libvirt's lifecycle events can make
-the change visible within the deadline.
+what an operator does with virsh visible within the deadline.
 """
 
 from __future__ import annotations
@@ -16,11 +16,14 @@ from typing import Any
 import libvirt
 import pytest
 
+from cloudplane.drivers.libvirt.domain_xml import console_log_path
+from cloudplane.drivers.storage_contract import GIB
+from cloudplane.images.tiny_image import TINY_IMAGE_CONSOLE_LINE
 from cloudplane.settings import Settings
 from tests.libvirt_real.conftest import SHUTDOWN_TIMEOUT_S
-from tests.libvirt_real.waiting import eventually
+from tests.libvirt_real.waiting import console_lines, eventually
 from tests.support.api import ApiSession
-from tests.support.factories import active_server
+from tests.support.factories import active_server, create_server
 from tests.support.libvirt_hosts import (
     REAL_URI,
     let_qemu_reach,
@@ -119,3 +122,22 @@ async def test_a_domain_undefined_with_virsh_shows_error_with_a_fault(
     deleted = await admin.delete(f"/servers/{server['id']}")  # an ERROR server can be deleted
     assert deleted.status_code == 202
     await admin.settle()
+
+
+async def test_a_server_boots_from_a_volume_made_from_the_image(
+    admin: ApiSession, settings: Settings, host: libvirt.virConnect
+) -> None:
+    let_qemu_reach(settings.images_dir)
+    server = await create_server(admin, boot_volume={"size_gb": 2})
+    await admin.settle()
+    shown_server = await shown(admin, server["id"])
+    assert shown_server["status"] == "ACTIVE", shown_server
+    (boot,) = [volume for volume in shown_server["volumes"] if volume["boot"]]
+    domain = host.lookupByName(f"{settings.libvirt_name_prefix}{server['id']}")
+
+    log = console_log_path(domain.XMLDesc(0))
+    assert log is not None
+    await eventually(lambda: console_lines(log, TINY_IMAGE_CONSOLE_LINE), lambda n: n == 1)
+    capacity, _allocation, _physical = domain.blockInfo(boot["device"])
+    assert capacity == 2 * GIB
+    assert (await admin.get(f"/volumes/{boot['volume_id']}")).json()["status"] == "in-use"
