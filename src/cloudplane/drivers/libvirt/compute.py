@@ -26,7 +26,7 @@ from cloudplane.drivers.libvirt.domain_xml import (
     NetworkInterface,
     vnc_port,
 )
-from cloudplane.drivers.libvirt.parts import LibvirtParts
+from cloudplane.drivers.libvirt.parts import LibvirtParts, host_path
 from cloudplane.drivers.libvirt.pools import ensure_dir_pool, find_volume
 from cloudplane.drivers.libvirt.volume_xml import VolumeDefinition
 from cloudplane.drivers.storage_contract import GIB
@@ -193,7 +193,7 @@ class LibvirtCompute(LibvirtParts):
         volume = VolumeDefinition(
             name=name,
             capacity_bytes=max(spec.disk_gb, 1) * GIB,
-            backing_path=image.path,
+            backing_path=host_path(image.path),
             backing_format="raw" if image.disk_format == "raw" else "qcow2",
         )
         return pool.createXML(volume.xml(), 0)

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import abc
+import os
 
 import libvirt
 
 from cloudplane.drivers.libvirt.connection import HostConnection
 from cloudplane.drivers.libvirt.options import LibvirtOptions
 from cloudplane.drivers.network_contract import InterfaceSpec
+
+
+def host_path(path: str) -> str:
+    """``path`` made absolute against this process's directory: libvirt and QEMU resolve a
+    relative path against their own, so a relative data directory (the default ``./var``) would
+    point elsewhere on the host."""
+    return os.path.abspath(path)
 
 
 class LibvirtParts(abc.ABC):

@@ -21,7 +21,7 @@ from cloudplane.drivers.errors import DriverError, ResourceNotFound, ServerNotFo
 from cloudplane.drivers.libvirt import volume_data
 from cloudplane.drivers.libvirt.connection import is_missing
 from cloudplane.drivers.libvirt.domain_xml import attached_disks, disk_alias, disk_element
-from cloudplane.drivers.libvirt.parts import LibvirtParts
+from cloudplane.drivers.libvirt.parts import LibvirtParts, host_path
 from cloudplane.drivers.libvirt.pools import ensure_dir_pool, find_volume_anywhere, pool_over
 from cloudplane.drivers.libvirt.records import RecordFiles, SnapshotRecord, VolumeRecord
 from cloudplane.drivers.libvirt.volume_xml import VolumeDefinition
@@ -144,7 +144,7 @@ class LibvirtStorage(LibvirtParts, StorageDriver):
             definition = VolumeDefinition(
                 name=name,
                 capacity_bytes=capacity,
-                backing_path=image.path,
+                backing_path=host_path(image.path),
                 backing_format="raw" if image.disk_format == "raw" else "qcow2",
             )
             record = VolumeRecord(bootable=True, source_image_id=image.image_id)
@@ -425,6 +425,7 @@ class LibvirtStorage(LibvirtParts, StorageDriver):
         return found
 
     def _pool_for(self, connection: libvirt.virConnect, path: Path) -> libvirt.virStoragePool:
+        path = Path(host_path(str(path)))
         existing = pool_over(connection, path)
         if existing is not None:
             return existing
