@@ -19,7 +19,7 @@ import libvirt
 from cloudplane.drivers.capabilities import Capability
 from cloudplane.drivers.errors import DriverError, ResourceNotFound, ServerNotFound, Unsupported
 from cloudplane.drivers.libvirt import volume_data
-from cloudplane.drivers.libvirt.connection import is_missing
+from cloudplane.drivers.libvirt.attachments import Paused, disks_of_servers
 from cloudplane.drivers.libvirt.domain_xml import attached_disks, disk_alias, disk_element
 from cloudplane.drivers.libvirt.parts import LibvirtParts, host_path
 from cloudplane.drivers.libvirt.pools import ensure_dir_pool, find_volume_anywhere, pool_over
@@ -234,7 +234,7 @@ class LibvirtStorage(LibvirtParts, StorageDriver):
             # The running QEMU holds the file: copy it ourselves, with the guest paused.
             copy = pool.createXML(definition.xml(), 0)
             try:
-                with _Paused(domain):
+                with Paused(domain):
                     volume_data.copy_into(volume.path(), "qcow2", copy.path(), force_share=True)
             except BaseException:
                 with suppress(libvirt.libvirtError):
@@ -306,7 +306,7 @@ class LibvirtStorage(LibvirtParts, StorageDriver):
         attachment = self._attachment_of(connection, volume_id, volume.path())
         domain = None if attachment is None else self._domain(connection, attachment.server_id)
         if domain is not None and domain.isActive():
-            with _Paused(domain):
+            with Paused(domain):
                 volume_data.export_to(volume.path(), destination, force_share=True)
         else:
             volume_data.export_to(volume.path(), destination, force_share=False)
@@ -408,21 +408,7 @@ class LibvirtStorage(LibvirtParts, StorageDriver):
         return None if found is None else AttachmentInfo(volume_id, found.server_id, found.device)
 
     def _all_attachments(self, connection: libvirt.virConnect) -> dict[str, AttachmentInfo]:
-        """Every disk file of our servers' persistent definitions → (server, device)."""
-        found: dict[str, AttachmentInfo] = {}
-        for domain in connection.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_PERSISTENT):
-            server_id = self._options.server_id_of(domain.name())
-            if server_id is None:
-                continue
-            try:
-                config = domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
-            except libvirt.libvirtError as exc:
-                if is_missing(exc):
-                    continue
-                raise
-            for disk in attached_disks(config):
-                found[disk.path] = AttachmentInfo("", server_id, disk.target)
-        return found
+        return disks_of_servers(connection, self._options)
 
     def _pool_for(self, connection: libvirt.virConnect, path: Path) -> libvirt.virStoragePool:
         path = Path(host_path(str(path)))
@@ -435,24 +421,6 @@ class LibvirtStorage(LibvirtParts, StorageDriver):
     def _require_local_data(self) -> None:
         if not self._hot_plug or not self._options.is_local:
             raise Unsupported(Capability.VOLUME_DATA)
-
-
-class _Paused:
-    """Pause a running domain for the block, and resume it after (if it was running)."""
-
-    def __init__(self, domain: libvirt.virDomain) -> None:
-        self._domain = domain
-        self._was_running = False
-
-    def __enter__(self) -> None:
-        state, _reason = self._domain.state()
-        self._was_running = state == libvirt.VIR_DOMAIN_RUNNING
-        if self._was_running:
-            self._domain.suspend()
-
-    def __exit__(self, *_exc: object) -> None:
-        if self._was_running:
-            self._domain.resume()
 
 
 def _capacity(volume: libvirt.virStorageVol) -> int:
