@@ -8,7 +8,7 @@
 setup:
 	bash scripts/setup.sh
 
-# PostgreSQL, MariaDB, RabbitMQ, Redis and QEMU, installed, running and provisioned for tests.
+# PostgreSQL, MariaDB, RabbitMQ, Redis, QEMU and libvirt, installed, running and provisioned for tests.
 services:
 	bash scripts/services.sh
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Brings up what the test suite talks to for real: PostgreSQL, MariaDB, RabbitMQ and Redis on
 # 127.0.0.1, with the test databases, plus QEMU (qemu-img, qemu-system-x86_64) for the image
-# tests. Safe to re-run: it installs only missing packages, starts only services that don't
+# tests, and libvirt (libvirtd, virtlogd, dnsmasq for its networks) for the libvirt driver's
+# real test tier. Safe to re-run: it installs only missing packages, starts only services that don't
 # answer, and creates only missing databases, so with everything up it takes well under a second.
 # These machines have no systemd, so each daemon is started by its own command, as root.
 set -euo pipefail
@@ -63,6 +64,13 @@ missing_packages() {
   { have redis-server && have redis-cli; } || echo redis-server
   have qemu-img || echo qemu-utils
   have qemu-system-x86_64 || echo qemu-system-x86
+  libvirt_installed || printf '%s\n' libvirt-daemon-system libvirt-daemon-driver-qemu \
+    libvirt-clients libvirt-dev
+  have dnsmasq || echo dnsmasq-base
+}
+
+libvirt_installed() {
+  have libvirtd && have virtlogd && have virsh && [ -e /usr/include/libvirt/libvirt.h ]
 }
 
 install_packages() {
@@ -269,6 +277,32 @@ ensure_qemu() {
   report qemu "qemu-img and qemu-system-x86_64 installed: ${version#qemu-img version }"
 }
 
+# --- libvirt --------------------------------------------------------------------------------------
+
+readonly LIBVIRT_SOCKET=/run/libvirt/libvirt-sock
+
+libvirt_answers() { timeout 10 virsh -c qemu:///system version; }
+
+ensure_libvirt() {
+  local state="already running"
+  if [ -e /dev/kvm ]; then
+    # QEMU runs as its own user in group kvm; without access every define waits 30 s or more.
+    chgrp kvm /dev/kvm && chmod 660 /dev/kvm
+  fi
+  if ! libvirt_answers >/dev/null 2>&1; then
+    mkdir -p /var/log/libvirt/qemu /run/libvirt
+    if ! [ -S /run/libvirt/virtlogd-sock ]; then
+      start virtlogd virtlogd -d
+    fi
+    rm -f "$LIBVIRT_SOCKET"  # a stale socket from a daemon that died would look alive
+    start libvirtd libvirtd -d
+    wait_for libvirtd libvirt_answers
+    state="started"
+  fi
+  report libvirt "qemu:///system answers ($(virsh -c qemu:///system version --daemon \
+    | sed -n 's/^Running against daemon: //p')): $state"
+}
+
 main() {
   local missing=()
   mapfile -t missing < <(missing_packages)
@@ -280,6 +314,7 @@ main() {
   ensure_rabbitmq
   ensure_redis
   ensure_qemu
+  ensure_libvirt
 }
 
 main "$@"

@@ -13,9 +13,12 @@ from cloudplane.audit.endpoints import router as audit_router
 from cloudplane.audit.recorder import record_request
 from cloudplane.bootstrap import build_runtime, close_runtime
 from cloudplane.catalogue_sync import sync_catalogue_job
+from cloudplane.compute.drift_watch import DriftWatch
 from cloudplane.compute.endpoints import router as compute_router
 from cloudplane.compute.flavor_endpoints import router as flavor_router
 from cloudplane.compute.reconciler import reconcile_servers_job
+from cloudplane.hosts.endpoints import router as host_router
+from cloudplane.hosts.refresh import refresh_hosts
 from cloudplane.identity.endpoints import routers as identity_routers
 from cloudplane.images.endpoints import router as image_router
 from cloudplane.images.service import release_interrupted_uploads
@@ -80,6 +83,7 @@ def periodic_jobs(settings: Settings) -> list[JobSpec]:
         JobSpec("leaks.sweep", settings.leak_sweep_interval_s, sweep_leaks),
         JobSpec("protection.fire", settings.protection_tick_s, fire_due_operations_job),
         *catalogue_jobs(settings),
+        JobSpec("hosts.refresh", settings.host_check_interval_s, refresh_hosts),
     ]
 
 
@@ -109,14 +113,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await recover_after_restart(runtime)
                 await release_interrupted_uploads(runtime)
         scheduler = Scheduler(runtime, periodic_jobs(settings))
+        drift_watch = DriftWatch(runtime)
         if settings.run_scheduler:
             await scheduler.start()
+            await drift_watch.start()
         # Everything built so far lives as long as the process: keep it out of the garbage
         # collector's full passes, which otherwise stall requests for ~100 ms each.
         gc.freeze()
         try:
             yield
         finally:
+            await drift_watch.stop()
             await scheduler.stop()
             await close_runtime(runtime)
 
@@ -136,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         flavor_router,
         image_router,
         compute_router,
+        host_router,
         attachment_router,
         storage_pool_router,
         volume_type_router,

@@ -2,6 +2,7 @@
 
 from cloudplane.audit.models import AuditEvent
 from cloudplane.compute.models import Flavor, Server
+from cloudplane.hosts.models import Host
 from cloudplane.identity.models import ApiKey, Membership, Project, Quota, User
 from cloudplane.images.models import Image
 from cloudplane.kit.db import Base
@@ -34,6 +35,7 @@ __all__ = [
     "Checkpoint",
     "Flavor",
     "FloatingIp",
+    "Host",
     "IdempotencyRecord",
     "Image",
     "IpAllocation",

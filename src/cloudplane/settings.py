@@ -91,6 +91,26 @@ class Settings(BaseSettings):
         description="Name of the project that owns imported images (made if missing).",
     )
 
+    libvirt_hosts: str = Field(
+        default="qemu:///system",
+        description="Comma-separated libvirt URIs of the hosts servers run on (driver libvirt).",
+    )
+    libvirt_virt_type: Literal["auto", "kvm", "qemu"] = Field(
+        default="auto", description="auto: KVM when the host offers it, else QEMU emulation."
+    )
+    libvirt_name_prefix: str = Field(
+        default="cloudplane-", description="Start of the name of everything made on a host."
+    )
+    libvirt_shutdown_timeout_s: float = Field(
+        default=60.0, gt=0, description="How long a graceful stop may take before forcing off."
+    )
+    host_check_interval_s: float = Field(
+        default=10.0, gt=0, description="How often every hypervisor host is asked if it answers."
+    )
+    libvirt_nat_networks: bool = Field(
+        default=False, description="Networks forward to the outside through NAT (else isolated)."
+    )
+
     rate_limit_per_s: float = Field(
         default=50.0, ge=0, description="Requests per second per user or API key; 0 = no limit."
     )
@@ -125,3 +145,13 @@ class Settings(BaseSettings):
     @property
     def simulator_dir(self) -> Path:
         return self.data_dir / "simulator"
+
+    @property
+    def libvirt_dir(self) -> Path:
+        """Server disks, console logs and volume records of the libvirt driver (absolute:
+        libvirt resolves paths on its own side)."""
+        return (self.data_dir / "libvirt").resolve()
+
+    @property
+    def libvirt_uris(self) -> list[str]:
+        return [uri.strip() for uri in self.libvirt_hosts.split(",") if uri.strip()]

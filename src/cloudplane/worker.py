@@ -10,6 +10,7 @@ from taskiq.receiver import Receiver
 
 from cloudplane.app import periodic_jobs
 from cloudplane.bootstrap import build_runtime, close_runtime
+from cloudplane.compute.drift_watch import DriftWatch
 from cloudplane.kit.logging import configure_logging, get_logger
 from cloudplane.operations.scheduler import Scheduler
 from cloudplane.settings import Settings
@@ -26,8 +27,10 @@ async def run_worker(settings: Settings) -> None:
     broker.is_worker_process = True
     await broker.startup()
     scheduler = Scheduler(runtime, periodic_jobs(settings))
+    drift_watch = DriftWatch(runtime)
     if settings.run_scheduler:
         await scheduler.start()
+        await drift_watch.start()
     finished = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -38,5 +41,6 @@ async def run_worker(settings: Settings) -> None:
     try:
         await receiver.listen(finished)
     finally:
+        await drift_watch.stop()
         await scheduler.stop()
         await close_runtime(runtime)

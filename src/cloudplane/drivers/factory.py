@@ -12,7 +12,8 @@ from cloudplane.settings import Settings
 def build_driver(settings: Settings) -> Driver:
     """Return an unopened driver for ``settings.driver``; the caller opens and closes it.
 
-    Raises ``ValueError`` for a backend that is not available in this build.
+    Raises ``ValueError`` for a backend whose optional library is not installed or whose
+    settings are incomplete.
     """
     match settings.driver:
         case "simulator":
@@ -24,10 +25,7 @@ def build_driver(settings: Settings) -> Driver:
         case "openstack":
             return _openstack_driver(settings)
         case "libvirt":
-            raise ValueError(
-                f"the {settings.driver} driver is not available yet; "
-                "set CLOUDPLANE_DRIVER=simulator"
-            )
+            return _libvirt_driver(settings)
         case _:
             assert_never(settings.driver)
 
@@ -54,3 +52,32 @@ def _openstack_driver(settings: Settings) -> Driver:
             full_sync_interval_s=settings.openstack_full_sync_interval_s,
         )
     )
+
+
+def _libvirt_driver(settings: Settings) -> Driver:
+    # Imported here: libvirt-python is an optional extra, needed only when this driver is chosen.
+    try:
+        from cloudplane.drivers.libvirt.driver import LibvirtDriver
+        from cloudplane.drivers.libvirt.fleet import LibvirtFleet
+        from cloudplane.drivers.libvirt.options import LibvirtOptions
+    except ImportError as exc:
+        raise ValueError(
+            "the libvirt driver needs libvirt-python: install cloudplane[libvirt]"
+        ) from exc
+    uris = settings.libvirt_uris
+    if not uris:
+        raise ValueError("CLOUDPLANE_LIBVIRT_HOSTS names no libvirt URI")
+    hosts = [
+        LibvirtDriver(
+            LibvirtOptions(
+                uri=uri,
+                state_dir=settings.libvirt_dir,
+                name_prefix=settings.libvirt_name_prefix,
+                virt_type=settings.libvirt_virt_type,
+                shutdown_timeout_s=settings.libvirt_shutdown_timeout_s,
+            ),
+            nat_networks=settings.libvirt_nat_networks,
+        )
+        for uri in uris
+    ]
+    return hosts[0] if len(hosts) == 1 else LibvirtFleet(hosts)

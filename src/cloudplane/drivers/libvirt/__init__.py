@@ -1,0 +1,1 @@
+"""The libvirt driver: servers as persistent libvirt domains on KVM/QEMU hosts."""

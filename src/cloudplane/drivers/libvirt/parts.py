@@ -1,0 +1,44 @@
+"""What the compute, storage and network halves of the libvirt driver share."""
+
+from __future__ import annotations
+
+import abc
+import os
+
+import libvirt
+
+from cloudplane.drivers.libvirt.connection import HostConnection
+from cloudplane.drivers.libvirt.options import LibvirtOptions
+from cloudplane.drivers.network_contract import InterfaceSpec
+
+
+def host_path(path: str) -> str:
+    """``path`` made absolute against this process's directory: libvirt and QEMU resolve a
+    relative path against their own, so a relative data directory (the default ``./var``) would
+    point elsewhere on the host."""
+    return os.path.abspath(path)
+
+
+class LibvirtParts(abc.ABC):
+    """The connection and options every half uses, and the calls one half makes on another.
+
+    Methods ending in ``_blocking`` take an open connection and block: run them through
+    ``self._host.call``.
+    """
+
+    _host: HostConnection
+    _options: LibvirtOptions
+    _virt_type: str = "qemu"
+    _hypervisor_host: str | None = None
+
+    @abc.abstractmethod
+    def _volume_path_blocking(self, connection: libvirt.virConnect, volume_id: str) -> str:
+        """The file of volume ``volume_id``; ``ResourceNotFound("volume", …)`` when unknown."""
+
+    @abc.abstractmethod
+    def _plug_blocking(self, connection: libvirt.virConnect, interface: InterfaceSpec) -> str:
+        """Make sure the interface's port exists; return the libvirt network it is on."""
+
+    @abc.abstractmethod
+    def _domain(self, connection: libvirt.virConnect, server_id: str) -> libvirt.virDomain:
+        """The server's domain; ``ServerNotFound`` when there is none."""

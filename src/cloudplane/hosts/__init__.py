@@ -1,0 +1,1 @@
+"""Hypervisor hosts: registered from the driver's configuration, watched, shown to admins."""

@@ -1,0 +1,143 @@
+"""Through the API on the libvirt driver: ports, boot volumes, and drift seen at once.
+
+The periodic reconcile is set far out of reach here, so only libvirt's lifecycle events can make
+what an operator does with virsh visible within the deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import libvirt
+import pytest
+
+from cloudplane.drivers.libvirt.domain_xml import console_log_path
+from cloudplane.drivers.storage_contract import GIB
+from cloudplane.images.tiny_image import TINY_IMAGE_CONSOLE_LINE
+from cloudplane.settings import Settings
+from tests.libvirt_real.conftest import SHUTDOWN_TIMEOUT_S
+from tests.libvirt_real.waiting import console_lines, eventually
+from tests.support.api import ApiSession
+from tests.support.factories import active_server, create_server
+from tests.support.libvirt_hosts import (
+    REAL_URI,
+    let_qemu_reach,
+    prefix_for,
+    remove_test_objects,
+)
+
+
+@pytest.fixture
+def settings(settings: Settings, tmp_path: Path, host: object) -> Settings:
+    """The usual test settings, on the libvirt driver with events and no periodic reconcile."""
+    return settings.model_copy(
+        update={
+            "driver": "libvirt",
+            "libvirt_hosts": REAL_URI,
+            "libvirt_virt_type": "qemu",
+            "libvirt_name_prefix": prefix_for(tmp_path),
+            "libvirt_shutdown_timeout_s": SHUTDOWN_TIMEOUT_S,
+            "run_scheduler": True,
+            "reconcile_interval_s": 3600.0,
+        }
+    )
+
+
+@pytest.fixture(autouse=True)
+def removed_afterwards(host: libvirt.virConnect, tmp_path: Path) -> Iterator[None]:
+    """What the API made on the host goes with the test (set up first, so torn down last)."""
+    yield
+    remove_test_objects(host, prefix_for(tmp_path))
+
+
+async def virsh(*args: str) -> None:
+    command = ["virsh", "-q", "-c", REAL_URI, *args]
+    done = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+async def booted_server(admin: ApiSession, settings: Settings) -> tuple[dict[str, Any], str]:
+    let_qemu_reach(settings.images_dir)
+    server = await active_server(admin)
+    assert server["power_state"] == "running"
+    assert server["host"]
+    return server, f"{settings.libvirt_name_prefix}{server['id']}"
+
+
+async def shown(admin: ApiSession, server_id: str) -> dict[str, Any]:
+    body: dict[str, Any] = (await admin.get(f"/servers/{server_id}")).json()
+    return body
+
+
+async def test_the_servers_port_is_a_nic_with_its_mac_and_a_static_dhcp_host_for_its_ip(
+    admin: ApiSession, settings: Settings, host: libvirt.virConnect
+) -> None:
+    server, domain = await booted_server(admin, settings)
+    (address,) = server["addresses"]
+
+    live = ET.fromstring(host.lookupByName(domain).XMLDesc(0))
+    network_name = f"{settings.libvirt_name_prefix}net-{address['network_id']}"
+    network = ET.fromstring(host.networkLookupByName(network_name).XMLDesc(0))
+
+    nic = live.find("./devices/interface")
+    assert nic is not None
+    assert nic.find("mac").get("address") == address["mac"]  # type: ignore[union-attr]
+    assert nic.find("source").get("network") == network_name  # type: ignore[union-attr]
+    assert network.find("forward") is None  # isolated by default
+    hosts = [(h.get("mac"), h.get("ip")) for h in network.iterfind("./ip/dhcp/host")]
+    assert (address["mac"], address["ip"]) in hosts
+
+
+async def test_a_domain_destroyed_with_virsh_shows_shutoff(
+    admin: ApiSession, settings: Settings
+) -> None:
+    server, domain = await booted_server(admin, settings)
+
+    await virsh("destroy", domain)
+
+    after = await eventually(
+        lambda: shown(admin, server["id"]), lambda body: body["status"] == "SHUTOFF", within_s=10
+    )
+    assert after["power_state"] == "shutdown"
+
+
+async def test_a_domain_undefined_with_virsh_shows_error_with_a_fault(
+    admin: ApiSession, settings: Settings
+) -> None:
+    server, domain = await booted_server(admin, settings)
+
+    await virsh("destroy", domain)
+    await virsh("undefine", domain)
+
+    after = await eventually(
+        lambda: shown(admin, server["id"]), lambda body: body["status"] == "ERROR", within_s=10
+    )
+    assert after["power_state"] == "nostate"
+    assert after["fault"]["code"] == "vanished"
+    deleted = await admin.delete(f"/servers/{server['id']}")  # an ERROR server can be deleted
+    assert deleted.status_code == 202
+    await admin.settle()
+
+
+async def test_a_server_boots_from_a_volume_made_from_the_image(
+    admin: ApiSession, settings: Settings, host: libvirt.virConnect
+) -> None:
+    let_qemu_reach(settings.images_dir)
+    server = await create_server(admin, boot_volume={"size_gb": 2})
+    await admin.settle()
+    shown_server = await shown(admin, server["id"])
+    assert shown_server["status"] == "ACTIVE", shown_server
+    (boot,) = [volume for volume in shown_server["volumes"] if volume["boot"]]
+    domain = host.lookupByName(f"{settings.libvirt_name_prefix}{server['id']}")
+
+    log = console_log_path(domain.XMLDesc(0))
+    assert log is not None
+    await eventually(lambda: console_lines(log, TINY_IMAGE_CONSOLE_LINE), lambda n: n == 1)
+    capacity, _allocation, _physical = domain.blockInfo(boot["device"])
+    assert capacity == 2 * GIB
+    assert (await admin.get(f"/volumes/{boot['volume_id']}")).json()["status"] == "in-use"
