@@ -8,7 +8,7 @@ from pathlib import Path
 import libvirt
 import pytest
 
-from cloudplane.drivers.base import ComputeDriver
+from cloudplane.drivers.base import Capability, ComputeDriver
 from cloudplane.drivers.libvirt.driver import LibvirtDriver
 from cloudplane.drivers.libvirt.options import LibvirtOptions
 from cloudplane.drivers.simulator import SimulatorDriver
@@ -69,6 +69,17 @@ DRIVER_FACTORIES: dict[str, DriverFactory] = {
     "libvirt-qemu": libvirt_qemu_driver,
 }
 
+# What each entry declares, so a test marked ``needs``/``lacks`` is generated only where it
+# applies; the ``driver`` fixture checks each declaration against the driver itself.
+DRIVER_CAPABILITIES: dict[str, frozenset[Capability]] = {
+    "simulator": frozenset(Capability),
+    "openstack": frozenset(Capability) - {Capability.VOLUME_DATA},
+    "libvirt-test": frozenset(
+        {Capability.CONSOLE, Capability.PAUSE, Capability.SNAPSHOTS, Capability.SOFT_REBOOT}
+    ),
+    "libvirt-qemu": frozenset(Capability) - {Capability.FLOATING_IPS, Capability.SECURITY_GROUPS},
+}
+
 # Suites a backend entry does not run, and why; another entry of the same driver covers them.
 SUITES_COVERED_ELSEWHERE: dict[str, frozenset[str]] = {
     # The test hypervisor has no hot-plug and no resize, which the storage suites need; the
@@ -96,10 +107,14 @@ def _remove_from_real_host(prefix: str) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "driver" in metafunc.fixturenames:
         suite = metafunc.module.__name__.rsplit(".", 1)[-1]
+        needed = {c for mark in metafunc.definition.iter_markers("needs") for c in mark.args}
+        lacking = {c for mark in metafunc.definition.iter_markers("lacks") for c in mark.args}
         names = [
             name
             for name in sorted(DRIVER_FACTORIES)
             if suite not in SUITES_COVERED_ELSEWHERE.get(name, frozenset())
+            and needed <= DRIVER_CAPABILITIES[name]
+            and not lacking & DRIVER_CAPABILITIES[name]
         ]
         metafunc.parametrize("driver", names, indirect=True)
 
@@ -116,6 +131,7 @@ def tmp_path(request: pytest.FixtureRequest) -> Iterator[Path]:
 async def driver(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ComputeDriver]:
     """An opened driver, closed again after the test."""
     compute_driver = DRIVER_FACTORIES[request.param](tmp_path)
+    assert compute_driver.capabilities == DRIVER_CAPABILITIES[request.param]
     await compute_driver.open()
     try:
         yield compute_driver

@@ -160,16 +160,10 @@ async def test_deleting_a_port_twice_and_an_unknown_port_succeed(
 # --- floating IPs ---------------------------------------------------------------------------
 
 
-def _needs(driver: NetworkDriver, capability: Capability) -> None:
-    assert isinstance(driver, ComputeDriver)
-    if capability not in driver.capabilities:
-        pytest.skip(f"the driver declares no {capability.value}")  # API answers 501 instead
-
-
+@pytest.mark.needs(Capability.FLOATING_IPS)
 async def test_an_associated_floating_ip_is_listed_with_its_port(
     network_driver: NetworkDriver,
 ) -> None:
-    _needs(network_driver, Capability.FLOATING_IPS)
     port = await made_port(network_driver)
     spec = floating_ip_for(port)
 
@@ -181,10 +175,10 @@ async def test_an_associated_floating_ip_is_listed_with_its_port(
     assert (listed.ip, listed.port_id, listed.fixed_ip) == (spec.ip, port.id, port.fixed_ips[0])
 
 
+@pytest.mark.needs(Capability.FLOATING_IPS)
 async def test_associating_with_another_port_moves_the_floating_ip(
     network_driver: NetworkDriver,
 ) -> None:
-    _needs(network_driver, Capability.FLOATING_IPS)
     first = await made_port(network_driver)
     second = port_spec(first.network_id, ip="10.20.0.11")
     await network_driver.create_port(second)
@@ -198,10 +192,10 @@ async def test_associating_with_another_port_moves_the_floating_ip(
     assert [f.port_id for f in listed] == [second.id]
 
 
+@pytest.mark.needs(Capability.FLOATING_IPS)
 async def test_association_needs_a_known_port_and_one_of_its_addresses(
     network_driver: NetworkDriver,
 ) -> None:
-    _needs(network_driver, Capability.FLOATING_IPS)
     port = await made_port(network_driver)
 
     with pytest.raises(ResourceNotFound):
@@ -215,10 +209,10 @@ async def test_association_needs_a_known_port_and_one_of_its_addresses(
     assert raised.value.code == "invalid_address"
 
 
+@pytest.mark.needs(Capability.FLOATING_IPS)
 async def test_disassociating_removes_the_mapping_and_repeats_safely(
     network_driver: NetworkDriver,
 ) -> None:
-    _needs(network_driver, Capability.FLOATING_IPS)
     spec = floating_ip_for(await made_port(network_driver))
     await network_driver.associate_floating_ip(spec)
 
@@ -229,10 +223,10 @@ async def test_disassociating_removes_the_mapping_and_repeats_safely(
     assert spec.id not in {f.id for f in await network_driver.list_floating_ips()}
 
 
+@pytest.mark.needs(Capability.FLOATING_IPS)
 async def test_deleting_a_port_removes_floating_ip_mappings_onto_it(
     network_driver: NetworkDriver,
 ) -> None:
-    _needs(network_driver, Capability.FLOATING_IPS)
     port = await made_port(network_driver)
     spec = floating_ip_for(port)
     await network_driver.associate_floating_ip(spec)
@@ -245,8 +239,8 @@ async def test_deleting_a_port_removes_floating_ip_mappings_onto_it(
 # --- security groups ------------------------------------------------------------------------
 
 
+@pytest.mark.needs(Capability.SECURITY_GROUPS)
 async def test_a_port_is_created_with_its_rules(network_driver: NetworkDriver) -> None:
-    _needs(network_driver, Capability.SECURITY_GROUPS)
     network = network_spec()
     await network_driver.create_network(network)
     port = PortSpec(
@@ -263,8 +257,8 @@ async def test_a_port_is_created_with_its_rules(network_driver: NetworkDriver) -
     assert listed.security_rules == port.security_rules
 
 
+@pytest.mark.needs(Capability.SECURITY_GROUPS)
 async def test_applying_rules_replaces_the_ports_rules(network_driver: NetworkDriver) -> None:
-    _needs(network_driver, Capability.SECURITY_GROUPS)
     port = await made_port(network_driver)
     first, second = ssh_rule(), ssh_rule()
 
@@ -275,10 +269,10 @@ async def test_applying_rules_replaces_the_ports_rules(network_driver: NetworkDr
     assert listed.security_rules == (second,)
 
 
+@pytest.mark.needs(Capability.SECURITY_GROUPS)
 async def test_applying_rules_to_an_unknown_port_is_resource_not_found(
     network_driver: NetworkDriver,
 ) -> None:
-    _needs(network_driver, Capability.SECURITY_GROUPS)
     with pytest.raises(ResourceNotFound) as raised:
         await network_driver.apply_security_groups(new_id(), [ssh_rule()])
 

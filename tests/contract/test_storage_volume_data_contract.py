@@ -12,6 +12,7 @@ import pytest
 from cloudplane.drivers.base import Capability, ComputeDriver
 from cloudplane.drivers.contract import Driver
 from cloudplane.drivers.errors import DriverError, ResourceNotFound, Unsupported
+from cloudplane.drivers.storage_contract import ImageSource
 from tests.contract.storage_contract_support import new_server, volume_spec, whole_driver
 
 
@@ -20,15 +21,26 @@ def storage(driver: ComputeDriver) -> Driver:
     return whole_driver(driver)
 
 
+def patterned_image(directory: Path) -> ImageSource:
+    """A small raw image whose bytes are not zeros, as a volume source."""
+    path = directory / "pattern.raw"
+    path.write_bytes(b"cloudplane volume data\n" * 512)
+    return ImageSource(
+        image_id=str(uuid.uuid4()),
+        path=str(path),
+        disk_format="raw",
+        virtual_size_bytes=path.stat().st_size,
+    )
+
+
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.lacks(Capability.VOLUME_DATA)
 async def test_a_driver_without_volume_data_refuses_export_and_import(
     storage: Driver, tmp_path: Path
 ) -> None:
-    if Capability.VOLUME_DATA in storage.capabilities:
-        return  # the other tests in this file cover it
     with pytest.raises(Unsupported):
         await storage.export_volume(str(uuid.uuid4()), tmp_path / "out")
     with pytest.raises(Unsupported):
@@ -37,11 +49,12 @@ async def test_a_driver_without_volume_data_refuses_export_and_import(
 
 @pytest.fixture
 def data_driver(storage: Driver) -> Driver:
-    if Capability.VOLUME_DATA not in storage.capabilities:
-        pytest.skip("the driver declares no volume_data capability; the refusal test covers it")
+    """The driver of a test marked ``needs(Capability.VOLUME_DATA)``."""
+    assert Capability.VOLUME_DATA in storage.capabilities
     return storage
 
 
+@pytest.mark.needs(Capability.VOLUME_DATA)
 async def test_exporting_an_unchanged_volume_twice_gives_the_same_content(
     data_driver: Driver, tmp_path: Path
 ) -> None:
@@ -57,6 +70,7 @@ async def test_exporting_an_unchanged_volume_twice_gives_the_same_content(
     assert digest(tmp_path / "first") == digest(tmp_path / "second")
 
 
+@pytest.mark.needs(Capability.VOLUME_DATA)
 async def test_an_attached_volume_can_be_exported(data_driver: Driver, tmp_path: Path) -> None:
     spec = volume_spec(tmp_path)
     await data_driver.create_volume(spec)
@@ -68,10 +82,13 @@ async def test_an_attached_volume_can_be_exported(data_driver: Driver, tmp_path:
     assert (tmp_path / "copy").stat().st_size > 0
 
 
+@pytest.mark.needs(Capability.VOLUME_DATA)
 async def test_an_imported_volume_exports_the_data_it_was_given(
     data_driver: Driver, tmp_path: Path
 ) -> None:
-    original, blank = volume_spec(tmp_path), volume_spec(tmp_path)
+    # Blank volumes may all read as zeros, so the original carries an image's bytes.
+    original = volume_spec(tmp_path, image=patterned_image(tmp_path))
+    blank = volume_spec(tmp_path)
     await data_driver.create_volume(original)
     await data_driver.create_volume(blank)
     disk_format = await data_driver.export_volume(original.id, tmp_path / "original")
@@ -84,6 +101,7 @@ async def test_an_imported_volume_exports_the_data_it_was_given(
     assert digest(tmp_path / "blank-after") == digest(tmp_path / "original")
 
 
+@pytest.mark.needs(Capability.VOLUME_DATA)
 async def test_importing_into_a_smaller_volume_is_too_small_and_changes_nothing(
     data_driver: Driver, tmp_path: Path
 ) -> None:
@@ -101,6 +119,7 @@ async def test_importing_into_a_smaller_volume_is_too_small_and_changes_nothing(
     assert digest(tmp_path / "small-after") == digest(tmp_path / "small-before")
 
 
+@pytest.mark.needs(Capability.VOLUME_DATA)
 async def test_importing_into_an_attached_volume_is_in_use(
     data_driver: Driver, tmp_path: Path
 ) -> None:
@@ -117,6 +136,7 @@ async def test_importing_into_an_attached_volume_is_in_use(
     assert refused.value.code == "in_use"
 
 
+@pytest.mark.needs(Capability.VOLUME_DATA)
 async def test_export_and_import_of_an_unknown_volume_are_not_found(
     data_driver: Driver, tmp_path: Path
 ) -> None:
@@ -130,11 +150,10 @@ async def test_export_and_import_of_an_unknown_volume_are_not_found(
         await data_driver.import_volume(str(uuid.uuid4()), tmp_path / "known", disk_format)
 
 
+@pytest.mark.needs(Capability.VOLUME_DATA, Capability.SNAPSHOTS)
 async def test_a_volume_made_from_a_snapshot_holds_the_data_at_snapshot_time(
     data_driver: Driver, tmp_path: Path
 ) -> None:
-    if Capability.SNAPSHOTS not in data_driver.capabilities:
-        pytest.skip("the driver takes no snapshots")
     origin, other = volume_spec(tmp_path), volume_spec(tmp_path)
     await data_driver.create_volume(origin)
     await data_driver.create_volume(other)
