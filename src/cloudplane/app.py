@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await runtime.queue.start()
             if runtime.queue.in_process:
                 await recover_after_restart(runtime)
-        scheduler = Scheduler(runtime, periodic_jobs(settings))
+        scheduler = Scheduler(runtime, periodic_jobs(settings), tick_s=settings.scheduler_tick_s)
         if settings.run_scheduler:
             await scheduler.start()
         # Everything built so far lives as long as the process: keep it out of the garbage
