@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.support.cluster import ClusterFactory
+from tests.support.cluster import Cluster, ClusterFactory, seed_cluster
 from tests.support.private_services import PrivatePostgres, PrivateRabbitMQ
 
 
@@ -37,11 +37,19 @@ def private_rabbitmq() -> Iterator[PrivateRabbitMQ]:
         rabbitmq.destroy()
 
 
+@pytest.fixture(scope="session")
+def seed(tmp_path_factory: pytest.TempPathFactory, private_postgres: PrivatePostgres) -> Cluster:
+    return seed_cluster(tmp_path_factory.mktemp("seed"), private_postgres)
+
+
 @pytest.fixture
 def make_cluster(
-    tmp_path: Path, private_postgres: PrivatePostgres, private_rabbitmq: PrivateRabbitMQ
+    tmp_path: Path,
+    private_postgres: PrivatePostgres,
+    private_rabbitmq: PrivateRabbitMQ,
+    seed: Cluster,
 ) -> Iterator[ClusterFactory]:
-    factory = ClusterFactory(tmp_path, private_postgres, private_rabbitmq)
+    factory = ClusterFactory(tmp_path, private_postgres, private_rabbitmq, seed)
     yield factory
     for cluster in factory.built:
         cluster.stop_all()

@@ -92,8 +92,9 @@ class PrivatePostgres:
         )
         shutil.rmtree(self.directory, ignore_errors=True)
 
-    def create_database(self, name: str) -> str:
-        """A new empty database; returns its async SQLAlchemy URL."""
+    def create_database(self, name: str, *, template: str | None = None) -> str:
+        """A new database, empty or a copy of ``template``; returns its async SQLAlchemy URL."""
+        copy = f' TEMPLATE "{template}"' if template else ""
         _run(
             "psql",
             "-h",
@@ -103,7 +104,7 @@ class PrivatePostgres:
             "-U",
             "postgres",
             "-c",
-            f'CREATE DATABASE "{name}"',
+            f'CREATE DATABASE "{name}"{copy}',
         )
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{name}"
 
