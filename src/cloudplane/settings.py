@@ -67,7 +67,9 @@ class Settings(BaseSettings):
     )
 
     rate_limit_per_s: float = Field(
-        default=50.0, ge=0, description="Requests per second per user or API key; 0 = no limit."
+        default=50.0,
+        ge=0,
+        description="Requests per second per user or API key in each API process; 0 = no limit.",
     )
     rate_limit_burst: int = Field(default=200, ge=0, description="Requests allowed at once.")
 
