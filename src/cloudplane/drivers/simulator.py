@@ -20,7 +20,6 @@ import contextlib
 import json
 import os
 import tempfile
-import time
 import weakref
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
@@ -40,6 +39,7 @@ from cloudplane.drivers.base import (
 )
 from cloudplane.drivers.contract import Driver
 from cloudplane.drivers.simulator_network import NETWORK_OPERATIONS, SimulatedNetwork
+from cloudplane.drivers.simulator_sharing import remove_stale_temp_files
 from cloudplane.drivers.simulator_storage import STORAGE_OPERATIONS, SimulatedStorage
 
 SIMULATOR_HOST = "sim-host-1"
@@ -69,8 +69,6 @@ _TEMP_PREFIX = "."
 _TEMP_SUFFIX = ".tmp"
 #: One line per server actually created (not per idempotent repeat).
 CREATION_LOG = "created.log"
-#: A temp file older than this was left by a crash, not by a write in progress elsewhere.
-_STALE_TEMP_AGE_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,11 +180,7 @@ class _ServerFiles:
     def load_all(self) -> dict[str, _SimulatedServer]:
         """Create the directory if needed, drop temp files a crash left, and read every server."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        too_old = time.time() - _STALE_TEMP_AGE_S
-        for stale in self.directory.glob(f"{_TEMP_PREFIX}*{_TEMP_SUFFIX}"):
-            with contextlib.suppress(FileNotFoundError):
-                if stale.stat().st_mtime < too_old:
-                    stale.unlink(missing_ok=True)
+        remove_stale_temp_files(self.directory, f"{_TEMP_PREFIX}*{_TEMP_SUFFIX}")
         return self.read_all()
 
     def read_all(self) -> dict[str, _SimulatedServer]:

@@ -4,7 +4,8 @@ A message reaches it two ways: RabbitMQ moves it there after ``broker_delivery_l
 deliveries (workers died under it each time), or a worker puts it there after its retries were
 used up (the database stayed away). The worker consuming the queue fails the operation through
 its handler, so the resource shows ERROR with a fault instead of waiting for its deadline. An
-operation that finished meanwhile, or that a live worker holds, is left alone.
+operation that finished meanwhile is left alone; one that a worker holds (its lease is current)
+is looked at again after a pause, until it finishes or its lease lapses.
 """
 
 from __future__ import annotations
@@ -75,28 +76,38 @@ class DeadLetterConsumer:
             return
         reason = _reason(message.headers)
         try:
-            await fail_dead_lettered(self.runtime, operation_id, reason)
+            outcome = await fail_dead_lettered(self.runtime, operation_id, reason)
         except Exception as exc:  # the database is away: keep the message for later
+            outcome = HELD
             log.warning("dead_letter_deferred", operation_id=operation_id, error=str(exc))
+        if outcome == HELD:
             await asyncio.sleep(_RETRY_AFTER_FAILURE_S)
             await message.nack(requeue=True)
             return
         await message.ack()
 
 
-async def fail_dead_lettered(runtime: Runtime, operation_id: str, reason: str) -> bool:
-    """Fail the operation unless it finished or a live worker holds it; True if failed."""
+FAILED_NOW = "failed"
+ALREADY_FINISHED = "finished"
+HELD = "held"
+
+
+async def fail_dead_lettered(runtime: Runtime, operation_id: str, reason: str) -> str:
+    """Fail the operation, unless it finished (or never existed) or a worker's lease holds it.
+
+    Returns ``FAILED_NOW``, ``ALREADY_FINISHED`` or ``HELD``.
+    """
     async with unit_of_work(runtime.sessions) as session:
         operation = await session.get(Operation, operation_id)
     if operation is None or operation.status in FINISHED:
-        return False
+        return ALREADY_FINISHED
     held = (
         operation.status == RUNNING
         and operation.lease_expires_at is not None
         and operation.lease_expires_at > utcnow()
     )
     if held:
-        return False
+        return HELD
     message = f"dead-lettered: {reason}"
     log.warning("operation_dead_lettered", operation_id=operation_id, reason=reason)
     handler = runtime.handlers.get(operation.resource_type, operation.action)
@@ -105,7 +116,7 @@ async def fail_dead_lettered(runtime: Runtime, operation_id: str, reason: str) -
     else:
         async with unit_of_work(runtime.sessions, write=True) as session:
             await finish_operation(session, operation_id, error=message)
-    return True
+    return FAILED_NOW
 
 
 def _reason(headers: dict[str, Any]) -> str:

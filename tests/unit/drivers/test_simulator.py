@@ -21,6 +21,7 @@ from cloudplane.drivers.base import (
     ServerSpec,
 )
 from cloudplane.drivers.factory import build_driver
+from cloudplane.drivers.network_contract import AddressRange, NetworkSpec, PortSpec
 from cloudplane.drivers.simulator import CREATION_LOG, SIMULATOR_HOST, SimulatorDriver
 from cloudplane.settings import DriverName, Settings
 
@@ -393,3 +394,30 @@ def test_the_factory_refuses_drivers_that_are_not_built_yet(
 
     with pytest.raises(ValueError, match=name):
         build_driver(settings)
+
+
+async def test_two_drivers_over_one_directory_share_networks_and_ports(state_dir: Path) -> None:
+    network = NetworkSpec(
+        id=str(uuid.uuid4()),
+        name="shared-net",
+        cidr="10.30.0.0/24",
+        gateway_ip="10.30.0.1",
+        allocation_pools=(AddressRange("10.30.0.2", "10.30.0.254"),),
+    )
+    async with opened_simulator(state_dir) as first, opened_simulator(state_dir) as second:
+        await first.create_network(network)
+        ports = [
+            PortSpec(
+                id=str(uuid.uuid4()),
+                network_id=network.id,
+                mac=f"fa:16:3e:00:00:0{n}",
+                fixed_ips=(f"10.30.0.{10 + n}",),
+            )
+            for n in range(6)
+        ]
+        # Created concurrently through both drivers: none of the changes may be lost.
+        await asyncio.gather(
+            *((first if n % 2 else second).create_port(port) for n, port in enumerate(ports))
+        )
+        assert {p.id for p in await first.list_ports()} == {p.id for p in ports}
+        assert [n.id for n in await second.list_networks()] == [network.id]
