@@ -6,6 +6,7 @@ import json
 import time
 from collections import Counter
 
+import httpx
 from tests.support.cluster import (
     ClusterFactory,
     admin_client,
@@ -48,14 +49,23 @@ def test_no_operation_is_lost_when_the_broker_restarts_under_load(
         private_rabbitmq.stop_app()
         try:
             at_stop = Counter(op["status"] for op in operations(client))
-            # Requests that need a worker are still accepted while the broker is away.
+            # Requests that need a worker are still accepted while the broker is away, also
+            # by a replica that starts meanwhile.
+            late_api = cluster.api()
             started = time.monotonic()
-            during = create_servers(client, "during", DURING_OUTAGE)
+            with admin_client(late_api) as late_client:
+                during = create_servers(late_client, "during", DURING_OUTAGE)
             accepting_s = time.monotonic() - started
             ready = client.get(f"{api.url}/readyz")
         finally:
             private_rabbitmq.start_app()
         restarted_at = time.monotonic()
+        # The replica that started without a broker connects once it is back.
+        wait_for(
+            lambda: httpx.get(f"{late_api.url}/readyz", timeout=10).status_code == 200,
+            timeout_s=30,
+            what="the late replica to reach the broker",
+        )
 
         ops = wait_all_finished(client, BEFORE_OUTAGE + DURING_OUTAGE, timeout_s=90)
         settled_s = time.monotonic() - restarted_at
