@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -74,6 +75,9 @@ class ServiceProcess:
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            # Its own process group, so that a kill reaches the processes it starts too
+            # (``serve --workers N`` runs its API processes as children).
+            start_new_session=True,
         )
 
     def ready(self) -> bool:
@@ -90,10 +94,12 @@ class ServiceProcess:
             return False
 
     def kill(self) -> None:
-        """SIGKILL: the process gets no chance to finish anything."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
+        """SIGKILL to the process and its children: none gets a chance to finish anything."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
