@@ -112,7 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if runtime.queue.in_process:
                 await recover_after_restart(runtime)
                 await release_interrupted_uploads(runtime)
-        scheduler = Scheduler(runtime, periodic_jobs(settings))
+        scheduler = Scheduler(runtime, periodic_jobs(settings), tick_s=settings.scheduler_tick_s)
         drift_watch = DriftWatch(runtime)
         if settings.run_scheduler:
             await scheduler.start()

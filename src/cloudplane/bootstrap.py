@@ -64,7 +64,7 @@ async def build_runtime(settings: Settings) -> Runtime:
     async def _execute(operation_id: str) -> None:
         await execute_operation(runtime, operation_id)
 
-    runtime.queue = TaskQueue(build_broker(settings), _execute)
+    runtime.queue = TaskQueue(build_broker(settings), _execute, settings)
     return runtime
 
 

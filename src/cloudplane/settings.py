@@ -52,7 +52,9 @@ class Settings(BaseSettings):
     sweep_interval_s: float = 5.0
     leak_sweep_interval_s: float = 60.0
     pending_resend_after_s: float = 15.0
-    operation_lease_s: float = 120.0
+    operation_lease_s: float = Field(
+        default=30.0, gt=0, description="A running operation's claim; its worker renews it."
+    )
     operation_deadline_s: float = 600.0
     operation_max_attempts: int = 3
 
@@ -112,9 +114,32 @@ class Settings(BaseSettings):
     )
 
     rate_limit_per_s: float = Field(
-        default=50.0, ge=0, description="Requests per second per user or API key; 0 = no limit."
+        default=50.0,
+        ge=0,
+        description="Requests per second per user or API key in each API process; 0 = no limit.",
     )
     rate_limit_burst: int = Field(default=200, ge=0, description="Requests allowed at once.")
+
+    # The distributed form: RabbitMQ workers, leases on running operations, periodic ticks.
+    broker_queue: str = Field(
+        default="cloudplane.operations", description="RabbitMQ queue the workers consume."
+    )
+    broker_prefetch: int = Field(
+        default=8, ge=1, description="Messages one worker holds (and runs) at once."
+    )
+    broker_retry_limit: int = Field(
+        default=5, ge=0, description="Re-sends of a message whose run hit an outage."
+    )
+    broker_retry_backoff_s: float = Field(
+        default=1.0, gt=0, description="First retry delay; doubles on each retry."
+    )
+    broker_delivery_limit: int = Field(
+        default=5, ge=1, description="Deliveries (e.g. workers killed mid-run) before dead-letter."
+    )
+    broker_publish_timeout_s: float = Field(
+        default=3.0, gt=0, description="How long a request waits to hand an operation over."
+    )
+    scheduler_tick_s: float = Field(default=1.0, gt=0, description="How often jobs are checked.")
 
     idempotency_ttl_s: int = 24 * 3600
     max_upload_bytes: int = 64 * 1024**3

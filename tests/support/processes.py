@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -39,7 +40,10 @@ def wait_for(condition: Callable[[], T | None], *, timeout_s: float, what: str) 
 class ServiceProcess:
     """``python -m cloudplane serve`` on a free port with the given environment."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self, data_dir: Path, env: dict[str, str], *, command: tuple[str, ...] = ("serve",)
+    ) -> None:
+        self.command = command
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
@@ -52,19 +56,33 @@ class ServiceProcess:
             "CLOUDPLANE_LOG_LEVEL": "WARNING",
             **env,
         }
-        self.log_path = data_dir.parent / f"serve-{self.port}.log"
+        self.log_path = data_dir.parent / f"{command[0]}-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def wait_ready(self) -> None:
+        wait_for(self.ready, timeout_s=60, what=f"{self.command[0]} on port {self.port}")
+
+    def launch(self) -> None:
+        """Start the process without waiting for it to be ready."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "cloudplane", "serve"],
+            [sys.executable, "-m", "cloudplane", *self.command],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            # Its own process group, so that a kill reaches the processes it starts too
+            # (``serve --workers N`` runs its API processes as children).
+            start_new_session=True,
         )
-        wait_for(self._healthy, timeout_s=60, what=f"the service on port {self.port}")
+
+    def ready(self) -> bool:
+        """Whether it serves; a ``serve`` is ready when ``/healthz`` answers."""
+        return self._healthy()
 
     def _healthy(self) -> bool:
         assert self.process is not None
@@ -76,10 +94,12 @@ class ServiceProcess:
             return False
 
     def kill(self) -> None:
-        """SIGKILL: the process gets no chance to finish anything."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
+        """SIGKILL to the process and its children: none gets a chance to finish anything."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

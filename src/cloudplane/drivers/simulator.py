@@ -3,7 +3,11 @@
 It needs no hypervisor, so cloudplane runs with zero set-up on one machine, and it is
 deterministic, so the rest of cloudplane can be tested against it. State survives a restart: each
 server is one JSON file under the state directory, replaced atomically on every change, and a new
-driver over the same directory sees the servers the previous one had.
+driver over the same directory sees the servers the previous one had. The files, not memory, are
+the truth for servers: every call reads the server's file again, so several processes (API
+replicas and workers of the distributed form) over one directory see one set of servers. Each
+server actually made is also appended to ``created.log`` in the directory, which tells whether
+any server was ever made twice.
 
 Two knobs make it useful for testing what sits above it: a latency per operation (the simulated
 work) and a set of operations that fail with ``DriverError(code="injected_fault")``.
@@ -35,6 +39,7 @@ from cloudplane.drivers.base import (
 )
 from cloudplane.drivers.contract import Driver
 from cloudplane.drivers.simulator_network import NETWORK_OPERATIONS, SimulatedNetwork
+from cloudplane.drivers.simulator_sharing import remove_stale_temp_files
 from cloudplane.drivers.simulator_storage import STORAGE_OPERATIONS, SimulatedStorage
 
 SIMULATOR_HOST = "sim-host-1"
@@ -62,6 +67,8 @@ OPERATIONS = frozenset(
 _STATE_FORMAT = 1
 _TEMP_PREFIX = "."
 _TEMP_SUFFIX = ".tmp"
+#: One line per server actually created (not per idempotent repeat).
+CREATION_LOG = "created.log"
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,13 +180,25 @@ class _ServerFiles:
     def load_all(self) -> dict[str, _SimulatedServer]:
         """Create the directory if needed, drop temp files a crash left, and read every server."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        for stale in self.directory.glob(f"{_TEMP_PREFIX}*{_TEMP_SUFFIX}"):
-            stale.unlink(missing_ok=True)
+        remove_stale_temp_files(self.directory, f"{_TEMP_PREFIX}*{_TEMP_SUFFIX}")
+        return self.read_all()
+
+    def read_all(self) -> dict[str, _SimulatedServer]:
         servers: dict[str, _SimulatedServer] = {}
         for path in self.directory.glob("*.json"):
-            server = self._read(path)
-            servers[server.id] = server
+            server = self.read_path(path)
+            if server is not None:
+                servers[server.id] = server
         return servers
+
+    def read(self, server_id: str) -> _SimulatedServer | None:
+        """The server's current file, or None when it has none."""
+        return self.read_path(self.path_of(server_id))
+
+    def record_creation(self, server_id: str) -> None:
+        # One short write with O_APPEND: lines from several processes never interleave.
+        with open(self.directory / CREATION_LOG, "a", encoding="utf-8") as log_file:
+            log_file.write(f"{server_id}\n")
 
     def write(self, server: _SimulatedServer) -> None:
         """Replace the server's file atomically: readers see the old content or the new one.
@@ -206,9 +225,11 @@ class _ServerFiles:
         return self.directory.is_dir() and os.access(self.directory, os.W_OK | os.X_OK)
 
     @staticmethod
-    def _read(path: Path) -> _SimulatedServer:
+    def read_path(path: Path) -> _SimulatedServer | None:
         try:
             return _SimulatedServer.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return None  # removed meanwhile, by this process or another
         except (KeyError, TypeError, ValueError) as exc:
             raise DriverError(
                 f"simulator state file {path} is unreadable: {exc}", code="corrupt_state"
@@ -272,11 +293,12 @@ class SimulatorDriver(SimulatedStorage, SimulatedNetwork, Driver):
     async def create_server(self, spec: ServerSpec) -> ServerInfo:
         async with self._lock_for(spec.id):
             await self._simulate("create_server")
-            existing = self._loaded().get(spec.id)
+            existing = await self._current(spec.id)
             if existing is not None:
                 return existing.info()
             server = _SimulatedServer.from_spec(spec)
             await self._save(server)
+            await asyncio.to_thread(self._files.record_creation, server.id)
             return server.info()
 
     async def delete_server(self, server_id: str) -> None:
@@ -303,15 +325,19 @@ class SimulatorDriver(SimulatedStorage, SimulatedNetwork, Driver):
 
     async def get_server(self, server_id: str) -> ServerInfo:
         await self._simulate("get_server")
-        return self._require(server_id).info()
+        return (await self._require(server_id)).info()
 
     async def list_servers(self) -> list[ServerInfo]:
         await self._simulate("list_servers")
-        return [server.info() for server in self._loaded().values()]
+        loaded = self._loaded()
+        servers = await asyncio.to_thread(self._files.read_all)
+        loaded.clear()
+        loaded.update(servers)
+        return [server.info() for server in servers.values()]
 
     async def get_console(self, server_id: str) -> ConsoleInfo:
         await self._simulate("get_console")
-        self._require(server_id)
+        await self._require(server_id)
         return ConsoleInfo(type="serial", url=f"simulator://{quote(server_id, safe='')}/console")
 
     async def set_power_state(self, server_id: str, state: PowerState) -> None:
@@ -322,7 +348,7 @@ class SimulatorDriver(SimulatedStorage, SimulatedNetwork, Driver):
         ``ServerNotFound`` for an unknown id.
         """
         async with self._lock_for(server_id):
-            server = self._require(server_id)
+            server = await self._require(server_id)
             if server.power_state is not state:
                 await self._save(replace(server, power_state=state))
 
@@ -340,7 +366,7 @@ class SimulatorDriver(SimulatedStorage, SimulatedNetwork, Driver):
     ) -> ServerInfo:
         async with self._lock_for(server_id):
             await self._simulate(operation)
-            server = self._require(server_id)
+            server = await self._require(server_id)
             if server.power_state not in transition.allowed_from:
                 raise DriverError(
                     f"cannot {transition.verb} server {server_id} while it is "
@@ -393,8 +419,18 @@ class SimulatorDriver(SimulatedStorage, SimulatedNetwork, Driver):
             raise DriverError("the simulator driver is not open", code="not_open")
         return self._servers
 
-    def _require(self, server_id: str) -> _SimulatedServer:
-        server = self._loaded().get(server_id)
+    async def _current(self, server_id: str) -> _SimulatedServer | None:
+        """The server as its file says now (another process may have changed it)."""
+        loaded = self._loaded()
+        server = await asyncio.to_thread(self._files.read, server_id)
+        if server is None:
+            loaded.pop(server_id, None)
+        else:
+            loaded[server_id] = server
+        return server
+
+    async def _require(self, server_id: str) -> _SimulatedServer:
+        server = await self._current(server_id)
         if server is None:
             raise ServerNotFound(server_id)
         return server

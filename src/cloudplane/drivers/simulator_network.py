@@ -31,6 +31,7 @@ from cloudplane.drivers.network_contract import (
     RuleProtocol,
     SecurityRuleSpec,
 )
+from cloudplane.drivers.simulator_sharing import exclusive, remove_stale_temp_files
 
 NETWORK_OPERATIONS = frozenset(
     {
@@ -122,8 +123,7 @@ class _StateFile:
         # The directory is made by the first write, so a simulator that never touched
         # networking leaves its state directory as the compute half alone would.
         if self.directory.is_dir():
-            for stale in self.directory.glob(".*.tmp"):
-                stale.unlink(missing_ok=True)
+            remove_stale_temp_files(self.directory, ".*.tmp")
         if not self.path.exists():
             return _NetworkState()
         try:
@@ -191,7 +191,7 @@ class SimulatedNetwork:
 
     async def list_networks(self) -> list[NetworkInfo]:
         await self._simulate("list_networks")
-        return [_network_info(spec) for spec in self._network_loaded().networks.values()]
+        return [_network_info(spec) for spec in (await self._network_reloaded()).networks.values()]
 
     async def create_port(self, spec: PortSpec) -> PortInfo:
         async with self._mutating("create_port") as state:
@@ -212,7 +212,7 @@ class SimulatedNetwork:
 
     async def list_ports(self) -> list[PortInfo]:
         await self._simulate("list_ports")
-        return [_port_info(spec) for spec in self._network_loaded().ports.values()]
+        return [_port_info(spec) for spec in (await self._network_reloaded()).ports.values()]
 
     async def associate_floating_ip(self, spec: FloatingIpSpec) -> FloatingIpInfo:
         async with self._mutating("associate_floating_ip") as state:
@@ -236,7 +236,8 @@ class SimulatedNetwork:
 
     async def list_floating_ips(self) -> list[FloatingIpInfo]:
         await self._simulate("list_floating_ips")
-        return [_floating_ip_info(spec) for spec in self._network_loaded().floating_ips.values()]
+        state = await self._network_reloaded()
+        return [_floating_ip_info(spec) for spec in state.floating_ips.values()]
 
     async def apply_security_groups(self, port_id: str, rules: Sequence[SecurityRuleSpec]) -> None:
         async with self._mutating("apply_security_groups") as state:
@@ -248,13 +249,24 @@ class SimulatedNetwork:
 
     @contextlib.asynccontextmanager
     async def _mutating(self, operation: str) -> AsyncIterator[_NetworkState]:
-        """A working copy of the state under the lock; ``_save`` makes it the state."""
+        """A working copy of the state under the lock; ``_save`` makes it the state.
+
+        The lock is also the state directory's, so other processes wait too, and the copy is
+        made from the file as it is now (another process may have changed it).
+        """
         lock = self._network_lock
-        if lock is None:
+        if lock is None or self._network_file is None:
             raise DriverError("the simulator driver is not open", code="not_open")
-        async with lock:
+        async with lock, exclusive(self._network_file.directory):
             await self._simulate(operation)
-            yield self._network_loaded().copy()
+            yield (await self._network_reloaded()).copy()
+
+    async def _network_reloaded(self) -> _NetworkState:
+        """The state as its file says now."""
+        self._network_loaded()
+        assert self._network_file is not None
+        self._network_state = await asyncio.to_thread(self._network_file.load)
+        return self._network_state
 
     async def _save_network(self, state: _NetworkState) -> None:
         # Disk first, memory second: a failed write leaves both as they were.

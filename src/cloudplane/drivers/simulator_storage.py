@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import os
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
 from cloudplane.drivers.base import ServerInfo
 from cloudplane.drivers.errors import DriverError, ResourceNotFound
+from cloudplane.drivers.simulator_sharing import exclusive
 from cloudplane.drivers.simulator_storage_records import (
     SNAPSHOT,
     VOLUME,
@@ -92,8 +95,7 @@ class SimulatedStorage(StorageDriver):
 
     async def create_volume(self, spec: VolumeSpec) -> VolumeInfo:
         await self._simulate("create_volume")
-        state = self._storage_state()
-        async with state.lock:
+        async with self._storage_locked() as state:
             existing = state.volumes.get(spec.id)
             if existing is not None:
                 return existing.info()
@@ -117,8 +119,7 @@ class SimulatedStorage(StorageDriver):
 
     async def delete_volume(self, volume_id: str) -> None:
         await self._simulate("delete_volume")
-        state = self._storage_state()
-        async with state.lock:
+        async with self._storage_locked() as state:
             volume = state.volumes.get(volume_id)
             if volume is None:
                 await state.remove(VOLUME, volume_id)
@@ -136,8 +137,7 @@ class SimulatedStorage(StorageDriver):
 
     async def extend_volume(self, volume_id: str, size_gb: int) -> VolumeInfo:
         await self._simulate("extend_volume")
-        state = self._storage_state()
-        async with state.lock:
+        async with self._storage_locked() as state:
             volume = _require_volume(state, volume_id)
             if size_gb < volume.size_gb:
                 raise DriverError(
@@ -151,8 +151,7 @@ class SimulatedStorage(StorageDriver):
 
     async def create_snapshot(self, snapshot_id: str, volume_id: str) -> SnapshotInfo:
         await self._simulate("create_snapshot")
-        state = self._storage_state()
-        async with state.lock:
+        async with self._storage_locked() as state:
             existing = state.snapshots.get(snapshot_id)
             if existing is not None:
                 return existing.info()
@@ -169,8 +168,7 @@ class SimulatedStorage(StorageDriver):
 
     async def delete_snapshot(self, snapshot_id: str) -> None:
         await self._simulate("delete_snapshot")
-        state = self._storage_state()
-        async with state.lock:
+        async with self._storage_locked() as state:
             await state.remove(SNAPSHOT, snapshot_id)
             state.snapshots.pop(snapshot_id, None)
             await asyncio.to_thread(self._data_files().remove, SNAPSHOT, snapshot_id)
@@ -178,8 +176,7 @@ class SimulatedStorage(StorageDriver):
     async def attach_volume(self, server_id: str, volume_id: str, device: str) -> AttachmentInfo:
         await self._simulate("attach_volume")
         await self.get_server(server_id)  # raises ServerNotFound for an unknown server
-        state = self._storage_state()
-        async with state.lock:
+        async with self._storage_locked() as state:
             volume = _require_volume(state, volume_id)
             current = volume.attachment
             if current is not None and current.server_id == server_id:
@@ -202,8 +199,7 @@ class SimulatedStorage(StorageDriver):
 
     async def detach_volume(self, server_id: str, volume_id: str) -> None:
         await self._simulate("detach_volume")
-        state = self._storage_state()
-        async with state.lock:
+        async with self._storage_locked() as state:
             volume = state.volumes.get(volume_id)
             if volume is None or volume.attachment is None:
                 return
@@ -213,23 +209,22 @@ class SimulatedStorage(StorageDriver):
 
     async def get_volume(self, volume_id: str) -> VolumeInfo:
         await self._simulate("get_volume")
-        return _require_volume(self._storage_state(), volume_id).info()
+        return _require_volume(await self._storage_reloaded(), volume_id).info()
 
     async def list_volumes(self) -> list[VolumeInfo]:
         await self._simulate("list_volumes")
-        return [volume.info() for volume in self._storage_state().volumes.values()]
+        return [volume.info() for volume in (await self._storage_reloaded()).volumes.values()]
 
     async def get_snapshot(self, snapshot_id: str) -> SnapshotInfo:
         await self._simulate("get_snapshot")
-        snapshot = self._storage_state().snapshots.get(snapshot_id)
+        snapshot = (await self._storage_reloaded()).snapshots.get(snapshot_id)
         if snapshot is None:
             raise ResourceNotFound(SNAPSHOT, snapshot_id)
         return snapshot.info()
 
     async def export_volume(self, volume_id: str, destination: Path) -> str:
         await self._simulate("export_volume")
-        state = self._storage_state()
-        async with state.lock:
+        async with self._storage_locked() as state:
             volume = _require_volume(state, volume_id)
             files = self._data_files()
             data = await asyncio.to_thread(files.read, VOLUME, volume_id, fallback_seed=volume_id)
@@ -240,8 +235,7 @@ class SimulatedStorage(StorageDriver):
         await self._simulate("import_volume")
         if disk_format != EXPORT_FORMAT:
             raise DriverError(f"cannot import {disk_format} data", code="invalid_format")
-        state = self._storage_state()
-        async with state.lock:
+        async with self._storage_locked() as state:
             volume = _require_volume(state, volume_id)
             if volume.attachment is not None:
                 raise DriverError(
@@ -259,8 +253,7 @@ class SimulatedStorage(StorageDriver):
 
     async def write_volume_data(self, volume_id: str, offset: int, data: bytes) -> None:
         """Overwrite part of the volume's simulated data, as a guest writing to it would."""
-        state = self._storage_state()
-        async with state.lock:
+        async with self._storage_locked() as state:
             _require_volume(state, volume_id)
             files = self._data_files()
             current = await asyncio.to_thread(
@@ -286,6 +279,25 @@ class SimulatedStorage(StorageDriver):
         if self._volume_data is None:
             raise DriverError("the simulator driver is not open", code="not_open")
         return self._volume_data
+
+    @contextlib.asynccontextmanager
+    async def _storage_locked(self) -> AsyncIterator[StorageState]:
+        """The state, read again from the files, under this process's lock and the directory's
+        (so a change by another process over the same directory is seen and never interleaved).
+        """
+        state = self._storage_state()
+        async with state.lock, exclusive(state.files.directory):
+            yield await self._storage_reloaded()
+
+    async def _storage_reloaded(self) -> StorageState:
+        """The state with its volumes and snapshots as the files say now."""
+        state = self._storage_state()
+        volumes, snapshots = await asyncio.to_thread(state.files.load_all)
+        state.volumes.clear()
+        state.volumes.update(volumes)
+        state.snapshots.clear()
+        state.snapshots.update(snapshots)
+        return state
 
     def _storage_state(self) -> StorageState:
         if self._block_storage is None:

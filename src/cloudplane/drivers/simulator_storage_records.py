@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from cloudplane.drivers.errors import DriverError
+from cloudplane.drivers.simulator_sharing import remove_stale_temp_files
 from cloudplane.drivers.storage_contract import AttachmentInfo, SnapshotInfo, VolumeInfo
 
 _FORMAT = 1
@@ -133,8 +134,7 @@ class StorageFiles:
         snapshots: dict[str, SimulatedSnapshot] = {}
         if not self.directory.is_dir():
             return volumes, snapshots
-        for stale in self.directory.glob(f"{_TEMP_PREFIX}*{_TEMP_SUFFIX}"):
-            stale.unlink(missing_ok=True)
+        remove_stale_temp_files(self.directory, f"{_TEMP_PREFIX}*{_TEMP_SUFFIX}")
         for path in self.directory.glob("*.json"):
             record = self._read(path)
             if isinstance(record, SimulatedVolume):

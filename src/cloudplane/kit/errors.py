@@ -227,6 +227,7 @@ _CONNECTION_FAILURES: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.ConnectionDoesNotExistError,
 )
+_OUTAGE_SQLSTATE_PREFIXES = ("08", "57P")
 _OUTAGE_TYPES: tuple[type[Exception], ...] = (
     ConnectionError,
     TimeoutError,
@@ -268,7 +269,15 @@ def is_database_outage(exc: BaseException) -> bool:
         if isinstance(exc, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)):
             return True
         return exc.orig is not None and is_database_outage(exc.orig)
-    return isinstance(exc, _CONNECTION_FAILURES)
+    if isinstance(exc, _CONNECTION_FAILURES):
+        return True
+    # PostgreSQL's "connection exception" and "operator intervention" classes: a server going
+    # down or starting up. asyncpg's error often arrives wrapped in the driver adapter's own.
+    sqlstate = getattr(exc, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate.startswith(_OUTAGE_SQLSTATE_PREFIXES):
+        return True
+    cause = exc.__cause__
+    return cause is not None and cause is not exc and is_database_outage(cause)
 
 
 def error_responses(*errors: type[ApiError]) -> dict[int | str, dict[str, Any]]:

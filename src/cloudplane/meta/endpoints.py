@@ -45,7 +45,7 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     checks = {
         "database": await _check(_ping_database(runtime)),
         "driver": await _check(runtime.driver.check()),
-        "broker": "ok" if runtime.queue is not None else "not configured",
+        "broker": await _check(runtime.queue.check()) if runtime.queue else "not configured",
     }
     ready = all(state in ("ok", "not configured") for state in checks.values())
     body = Readiness(status="ok" if ready else "unavailable", checks=checks)

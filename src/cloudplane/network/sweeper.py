@@ -111,10 +111,13 @@ async def _retry_stuck_port_deletes(runtime: Runtime) -> int:
         stuck = list(
             (
                 await session.scalars(
+                    # IN, not JOIN + DISTINCT: PostgreSQL cannot compare the JSON columns.
                     select(Port)
-                    .join(IpAllocation, IpAllocation.port_id == Port.id)
-                    .where(Port.deleted_key != LIVE, Port.deleted_at < deleted_before)
-                    .distinct()
+                    .where(
+                        Port.deleted_key != LIVE,
+                        Port.deleted_at < deleted_before,
+                        Port.id.in_(select(IpAllocation.port_id)),
+                    )
                     .limit(_BATCH)
                 )
             ).all()

@@ -40,6 +40,8 @@ class Operation(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_by: Mapped[str | None] = mapped_column(String(64), default=None)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    #: When the sweeper last sent it again (null: only sent when it was created).
+    dispatched_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
     deadline_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)

@@ -2,17 +2,25 @@
 
 A claim is a compare-and-set on the operation row: pending (or running with a lapsed lease,
 meaning its worker died) becomes running under this worker's name. Only one worker can win it,
-so an operation never runs twice at once, and a duplicate message finds nothing to do.
+so an operation never runs twice at once, and a duplicate message finds nothing to do. While the
+handler runs, the worker renews its lease every third of ``operation_lease_s``; a worker that
+finds its lease taken by another stops its run. A database outage in the middle of a run is
+raised to the task queue, which retries the message later: the claim stays this worker's, and a
+retry by the same worker (not running it now) may take it back at once.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Awaitable
 from datetime import timedelta
 
 from sqlalchemy import and_, or_, select, update
 
 from cloudplane.kit.clock import utcnow
 from cloudplane.kit.db import unit_of_work
+from cloudplane.kit.errors import is_database_outage
 from cloudplane.kit.logging import get_logger
 from cloudplane.operations.failure_code import failing_because
 from cloudplane.operations.models import Operation
@@ -24,6 +32,16 @@ log = get_logger(__name__)
 
 async def execute_operation(runtime: Runtime, operation_id: str) -> None:
     """Run ``operation_id`` if nobody else is running it and it has not finished."""
+    if operation_id in runtime.running_operations:
+        return  # a duplicate message while this process runs it
+    runtime.running_operations.add(operation_id)
+    try:
+        await _execute_claimed(runtime, operation_id)
+    finally:
+        runtime.running_operations.discard(operation_id)
+
+
+async def _execute_claimed(runtime: Runtime, operation_id: str) -> None:
     operation = await _claim(runtime, operation_id)
     if operation is None:
         return
@@ -45,16 +63,61 @@ async def execute_operation(runtime: Runtime, operation_id: str) -> None:
         attempt=operation.attempts,
     )
     try:
-        await handler.run(runtime, operation)
+        held = await _holding_lease(runtime, operation.id, handler.run(runtime, operation))
     except Exception as exc:
+        if is_database_outage(exc):
+            raise  # not the operation's fault: the task queue tries the message again
         reason = str(exc) or type(exc).__name__
         log.warning("operation_failed", operation_id=operation.id, reason=reason)
         with failing_because(exc):
             await handler.fail(runtime, operation, reason)
         runtime.metrics.operations.labels(operation.action, "failed").inc()
     else:
-        log.info("operation_finished", operation_id=operation.id)
-        runtime.metrics.operations.labels(operation.action, "finished").inc()
+        if held:
+            log.info("operation_finished", operation_id=operation.id)
+            runtime.metrics.operations.labels(operation.action, "finished").inc()
+
+
+async def _holding_lease(runtime: Runtime, operation_id: str, work: Awaitable[None]) -> bool:
+    """Await ``work`` while renewing the lease; False if the lease was lost and work stopped."""
+    task = asyncio.ensure_future(work)
+    every_s = runtime.settings.operation_lease_s / 3
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=every_s)
+            if done:
+                task.result()
+                return True
+            try:
+                renewed = await _renew_lease(runtime, operation_id)
+            except Exception as exc:  # the database is away; the run may still finish
+                log.warning("lease_renewal_failed", operation_id=operation_id, error=str(exc))
+                continue
+            if not renewed:
+                log.warning("lease_lost", operation_id=operation_id)
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+                return False
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+
+
+async def _renew_lease(runtime: Runtime, operation_id: str) -> bool:
+    lease_until = utcnow() + timedelta(seconds=runtime.settings.operation_lease_s)
+    async with unit_of_work(runtime.sessions, write=True) as session:
+        result = await session.execute(
+            update(Operation)
+            .where(
+                Operation.id == operation_id,
+                Operation.status == RUNNING,
+                Operation.claimed_by == runtime.worker_id,
+            )
+            .values(lease_expires_at=lease_until)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def _claim(runtime: Runtime, operation_id: str) -> Operation | None:
@@ -68,6 +131,8 @@ async def _claim(runtime: Runtime, operation_id: str) -> Operation | None:
                 or_(
                     Operation.status == PENDING,
                     and_(Operation.status == RUNNING, Operation.lease_expires_at < now),
+                    # Its own claim, left by a run that an outage interrupted in this process.
+                    and_(Operation.status == RUNNING, Operation.claimed_by == runtime.worker_id),
                 ),
             )
             .values(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,7 +36,11 @@ class JobSpec:
 
 
 class Scheduler:
-    """Ticks every ``tick_s`` seconds and runs the jobs it wins."""
+    """Ticks about every ``tick_s`` seconds and runs the jobs it wins.
+
+    Each pause is drawn between half and one and a half ``tick_s``, so replicas started
+    together do not keep hitting the database at the same instants.
+    """
 
     def __init__(self, runtime: Runtime, jobs: list[JobSpec], *, tick_s: float = 1.0) -> None:
         self.runtime = runtime
@@ -72,7 +77,7 @@ class Scheduler:
                 await self.tick()
             except Exception:  # the database may be away; try again on the next tick
                 log.exception("scheduler_tick_failed")
-            await asyncio.sleep(self.tick_s)
+            await asyncio.sleep(self.tick_s * random.uniform(0.5, 1.5))
 
     async def register(self) -> None:
         """Create each job's row (due now) unless a replica already did."""
@@ -102,7 +107,10 @@ class Scheduler:
                 )
                 .execution_options(synchronize_session=False)
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            claimed = bool(result.rowcount)  # type: ignore[attr-defined]
+        if claimed:
+            log.info("periodic_job_claimed", job=job.name, due=due.isoformat())
+        return claimed
 
 
 def _next_due(due: datetime, now: datetime, interval_s: float) -> datetime:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 
 from cloudplane.kit.clock import utcnow
 from cloudplane.kit.db import unit_of_work
@@ -56,24 +56,36 @@ async def fail_overdue_operations(runtime: Runtime) -> int:
 
 
 async def resend_stalled_operations(runtime: Runtime) -> int:
+    """Send stalled operations again, each at most once per ``pending_resend_after_s``.
+
+    Without that spacing a backlog longer than the interval would be sent again on every
+    round, and the copies would bury the queue in messages that find nothing to do.
+    """
     if runtime.queue is None:
         return 0
     now = utcnow()
     resend_before = now - timedelta(seconds=runtime.settings.pending_resend_after_s)
-    async with unit_of_work(runtime.sessions) as session:
+    last_sent = func.coalesce(Operation.dispatched_at, Operation.created_at)
+    async with unit_of_work(runtime.sessions, write=True) as session:
         stalled = (
             await session.scalars(
                 select(Operation.id)
                 .where(
-                    or_(
-                        and_(Operation.status == PENDING, Operation.created_at < resend_before),
-                        and_(Operation.status == RUNNING, Operation.lease_expires_at < now),
-                    )
+                    or_(Operation.status == PENDING, Operation.lease_expires_at < now),
+                    Operation.status.in_((PENDING, RUNNING)),
+                    last_sent < resend_before,
                 )
                 .order_by(Operation.created_at)
                 .limit(_BATCH)
             )
         ).all()
+        if stalled:
+            await session.execute(
+                update(Operation)
+                .where(Operation.id.in_(stalled))
+                .values(dispatched_at=now)
+                .execution_options(synchronize_session=False)
+            )
     for operation_id in stalled:
         log.info("operation_resent", operation_id=operation_id)
         await runtime.queue.dispatch(operation_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Collection, Mapping
@@ -20,7 +21,8 @@ from cloudplane.drivers.base import (
     ServerSpec,
 )
 from cloudplane.drivers.factory import build_driver
-from cloudplane.drivers.simulator import SIMULATOR_HOST, SimulatorDriver
+from cloudplane.drivers.network_contract import AddressRange, NetworkSpec, PortSpec
+from cloudplane.drivers.simulator import CREATION_LOG, SIMULATOR_HOST, SimulatorDriver
 from cloudplane.settings import Settings
 
 
@@ -31,7 +33,7 @@ def make_server_spec() -> ServerSpec:
 
 
 def state_files(state_dir: Path) -> list[Path]:
-    return sorted(state_dir.iterdir())
+    return sorted(path for path in state_dir.iterdir() if path.name != CREATION_LOG)
 
 
 def seed_state_file(state_dir: Path, name: str, content: str) -> None:
@@ -118,10 +120,38 @@ async def test_ids_with_path_characters_stay_inside_the_state_directory(
 
 async def test_opening_drops_temp_files_left_by_an_interrupted_write(state_dir: Path) -> None:
     seed_state_file(state_dir, ".half-written.tmp", "{")
+    an_hour_ago = time.time() - 3600
+    os.utime(state_dir / ".half-written.tmp", (an_hour_ago, an_hour_ago))
 
     async with opened_simulator(state_dir) as simulator:
         assert state_files(state_dir) == []
         assert await simulator.list_servers() == []
+
+
+async def test_opening_keeps_a_fresh_temp_file_another_process_may_be_writing(
+    state_dir: Path,
+) -> None:
+    seed_state_file(state_dir, ".being-written.tmp", "{")
+
+    async with opened_simulator(state_dir) as simulator:
+        assert [path.name for path in state_files(state_dir)] == [".being-written.tmp"]
+        assert await simulator.list_servers() == []
+
+
+async def test_two_drivers_over_one_directory_see_each_others_servers(state_dir: Path) -> None:
+    spec = make_server_spec()
+    async with opened_simulator(state_dir) as first, opened_simulator(state_dir) as second:
+        await first.create_server(spec)
+        assert [info.id for info in await second.list_servers()] == [spec.id]
+        assert (await second.create_server(spec)).id == spec.id
+        await second.stop_server(spec.id)
+        assert (await first.get_server(spec.id)).power_state is PowerState.SHUTDOWN
+        await first.delete_server(spec.id)
+        with pytest.raises(ServerNotFound):
+            await second.get_server(spec.id)
+
+    # Made once, though both drivers were asked to create it.
+    assert (state_dir / CREATION_LOG).read_text().split() == [spec.id]
 
 
 async def test_opening_over_a_corrupt_state_file_raises_driver_error(state_dir: Path) -> None:
@@ -361,3 +391,30 @@ def test_the_factory_refuses_a_libvirt_driver_without_hosts(tmp_path: Path) -> N
 
     with pytest.raises(ValueError, match="CLOUDPLANE_LIBVIRT_HOSTS"):
         build_driver(settings)
+
+
+async def test_two_drivers_over_one_directory_share_networks_and_ports(state_dir: Path) -> None:
+    network = NetworkSpec(
+        id=str(uuid.uuid4()),
+        name="shared-net",
+        cidr="10.30.0.0/24",
+        gateway_ip="10.30.0.1",
+        allocation_pools=(AddressRange("10.30.0.2", "10.30.0.254"),),
+    )
+    async with opened_simulator(state_dir) as first, opened_simulator(state_dir) as second:
+        await first.create_network(network)
+        ports = [
+            PortSpec(
+                id=str(uuid.uuid4()),
+                network_id=network.id,
+                mac=f"fa:16:3e:00:00:0{n}",
+                fixed_ips=(f"10.30.0.{10 + n}",),
+            )
+            for n in range(6)
+        ]
+        # Created concurrently through both drivers: none of the changes may be lost.
+        await asyncio.gather(
+            *((first if n % 2 else second).create_port(port) for n, port in enumerate(ports))
+        )
+        assert {p.id for p in await first.list_ports()} == {p.id for p in ports}
+        assert [n.id for n in await second.list_networks()] == [network.id]

@@ -10,6 +10,7 @@ import pytest
 from cloudplane.drivers.base import ServerSpec
 from cloudplane.drivers.errors import DriverError
 from cloudplane.drivers.simulator import SimulatorDriver
+from cloudplane.drivers.simulator_sharing import LOCK_FILE
 from cloudplane.drivers.storage_contract import ImageSource, VolumeSpec
 
 
@@ -47,13 +48,34 @@ async def test_the_volume_directory_appears_with_the_first_volume(tmp_path: Path
     driver = await opened(state_dir)
     assert not (state_dir / "volumes").exists()
     volume = await driver.create_volume(volume_spec())
-    assert sorted(p.name for p in (state_dir / "volumes").iterdir()) == [
+    assert _records(state_dir / "volumes") == [
         f"volume-{volume.id}.data",
         f"volume-{volume.id}.json",
     ]
     await driver.delete_volume(volume.id)
-    assert list((state_dir / "volumes").iterdir()) == []
+    assert _records(state_dir / "volumes") == []
     await driver.close()
+
+
+def _records(directory: Path) -> list[str]:
+    """The record files, without the lock file that processes sharing the directory use."""
+    return sorted(p.name for p in directory.iterdir() if p.name != LOCK_FILE)
+
+
+async def test_two_drivers_over_one_directory_share_volumes_and_snapshots(tmp_path: Path) -> None:
+    state_dir = tmp_path / "simulator"
+    first, second = await opened(state_dir), await opened(state_dir)
+    volume = await first.create_volume(volume_spec())
+    snapshot = await second.create_snapshot(str(uuid.uuid4()), volume.id)
+    assert (await first.get_snapshot(snapshot.id)).volume_id == volume.id
+    with pytest.raises(DriverError) as refused:
+        await first.delete_volume(volume.id)  # it has a snapshot, made by the other driver
+    assert refused.value.code == "in_use"
+    await first.delete_snapshot(snapshot.id)
+    await second.delete_volume(volume.id)
+    assert await first.list_volumes() == []
+    await first.close()
+    await second.close()
 
 
 async def test_an_injected_storage_fault_changes_nothing(tmp_path: Path) -> None:
