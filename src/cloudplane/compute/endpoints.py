@@ -20,7 +20,7 @@ from cloudplane.compute.schemas import (
 )
 from cloudplane.compute.server_extras import NO_EXTRAS, load_server_extras
 from cloudplane.compute.states import ServerAction, ServerStatus
-from cloudplane.compute.views import server_accepted, server_out
+from cloudplane.compute.views import ServerFields, server_accepted, server_out
 from cloudplane.drivers.base import Capability, DriverError
 from cloudplane.identity.dependencies import CurrentPrincipal, WriterPrincipal
 from cloudplane.kit.deps import RuntimeDep, SessionDep
@@ -50,7 +50,7 @@ _READ_ERRORS = error_responses(Unauthorized, NotFound)
 _ACTION_ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Conflict, NotSupported)
 
 
-async def _server_out(session: AsyncSession, server: Server) -> ServerOut:
+async def _server_out(session: AsyncSession, server: ServerFields) -> ServerOut:
     extras = await load_server_extras(session, [server.id])
     return server_out(server, extras.get(server.id, NO_EXTRAS))
 
@@ -147,9 +147,7 @@ async def show_server(
     deleted: Annotated[bool, Query(description="Admins only: allow a deleted server.")] = False,
 ) -> ServerOut:
     """One server."""
-    server = await service.get_server_any_state(
-        session, principal, server_id, include_deleted=deleted
-    )
+    server = await service.get_server_view(session, principal, server_id, include_deleted=deleted)
     return await _server_out(session, server)
 
 
