@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,7 +38,7 @@ from cloudplane.kit.idempotency import IdempotencyDep
 from cloudplane.kit.pagination import (
     ListParamsDep,
     Page,
-    paginate,
+    paginate_rows,
     starts_with,
     timestamped_name_sorts,
     where_equal,
@@ -88,7 +88,7 @@ async def list_servers(
         scope = None
     elif principal.is_admin and project_id is not None:
         scope = project_id
-    stmt = repository.servers_query(
+    stmt = repository.server_views_query(
         project_id=scope, include_deleted=deleted and principal.is_admin
     )
     stmt = where_equal(
@@ -101,7 +101,7 @@ async def list_servers(
     )
     if name_prefix:
         stmt = stmt.where(starts_with(Server.name, name_prefix))
-    rows, next_marker = await paginate(
+    rows, next_marker = await paginate_rows(
         session,
         stmt,
         id_column=Server.id,
@@ -110,7 +110,7 @@ async def list_servers(
     )
     extras = await load_server_extras(session, [row.id for row in rows])
     return Page(
-        items=[server_out(row, extras.get(row.id, NO_EXTRAS)) for row in rows],
+        items=[server_out(cast(ServerFields, row), extras.get(row.id, NO_EXTRAS)) for row in rows],
         next_marker=next_marker,
     )
 

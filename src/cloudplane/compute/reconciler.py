@@ -36,11 +36,12 @@ async def reconcile_servers_job(runtime: Runtime) -> None:
     await reconcile_servers(runtime)
 
 
-async def reconcile_servers(runtime: Runtime, *, batch_size: int = 1000) -> int:
+async def reconcile_servers(runtime: Runtime, *, batch_size: int = 250) -> int:
     """One full comparison; returns how many servers were repaired.
 
     The driver is asked first, once; then the rows are read in batches of ``batch_size`` by id,
-    yielding to the event loop between batches so requests are not held up. Only rows whose
+    yielding to the event loop between batches so requests are not held up (a batch is a
+    slice of a millisecond or two, which is what a request may wait behind). Only rows whose
     last change is older than the driver's report are compared: for those the report is at
     least as new as the row, and the compare-and-set on ``updated_at`` skips any row changed
     since it was read. Younger rows are looked at on the next round.

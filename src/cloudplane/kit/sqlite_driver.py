@@ -10,9 +10,12 @@ wait for the GIL. This adapter keeps aiosqlite's thread per connection but chang
   and then as one hand-off that executes, fetches and closes the cursor together.
 - **Writers queue in the process, not in SQLite's busy handler.** SQLite's busy handler polls
   with sleeps of up to 100 ms, so writers that collide wait far longer than the lock is held.
-  ``BEGIN IMMEDIATE`` first takes an asyncio lock per database (first come, first served,
-  handed over the moment the holder commits), so inside one process SQLite's lock is free
-  whenever it is asked for; the busy timeout still covers other processes.
+  ``BEGIN IMMEDIATE`` first takes the process's ``WriteQueue`` for the database (handed over
+  the moment the holder commits), so inside one process SQLite's lock is then free; it is
+  taken in place, and only when another process holds it does the connection's thread wait,
+  under the busy timeout. A holder of the lock waits for nobody, so its statements and its
+  commit run in place too: the transaction never gives up the event loop while it holds the
+  lock, and holds it only as long as its own work takes.
 - **Nothing to end costs nothing.** ``commit``/``rollback`` outside a transaction (the pool's
   reset on return, a read's end) do not leave the event loop.
 
@@ -26,8 +29,8 @@ import asyncio
 import collections
 import sqlite3
 import weakref
-from collections.abc import Sequence
-from typing import Any, cast
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 from sqlalchemy.connectors.asyncio import AsyncAdapt_dbapi_connection
@@ -39,23 +42,27 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
+from cloudplane.kit.write_queue import WriteQueue
+
 BEGIN_WRITE = "BEGIN IMMEDIATE"
+
+_T = TypeVar("_T")
 
 _Outcome = tuple[Any, int, int | None, list[Any] | None]
 """description, rowcount, lastrowid and the rows of one executed statement."""
 
-_write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+_write_queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, WriteQueue]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _write_lock(database: str) -> asyncio.Lock:
+def _write_queue(database: str) -> WriteQueue:
     """The in-process queue for ``database``'s write lock, one per event loop."""
-    per_loop = _write_locks.setdefault(asyncio.get_running_loop(), {})
-    lock = per_loop.get(database)
-    if lock is None:
-        lock = per_loop[database] = asyncio.Lock()
-    return lock
+    per_loop = _write_queues.setdefault(asyncio.get_running_loop(), {})
+    queue = per_loop.get(database)
+    if queue is None:
+        queue = per_loop[database] = WriteQueue()
+    return queue
 
 
 def _runs_in_place(operation: str) -> bool:
@@ -75,6 +82,29 @@ def _run(connection: sqlite3.Connection, operation: str, parameters: Any) -> _Ou
         return cursor.description, cursor.rowcount, cursor.lastrowid, rows
     finally:
         cursor.close()
+
+
+async def _call_in_place(
+    function: Callable[..., _T], connection: sqlite3.Connection, *args: Any
+) -> _T:
+    return function(connection, *args)
+
+
+async def _end_in_place(end: Any, connection: sqlite3.Connection) -> None:
+    end(connection)
+
+
+def _try_begin_write(connection: sqlite3.Connection, busy_timeout_s: float) -> _Outcome | None:
+    """``BEGIN IMMEDIATE`` without waiting; None when another process holds the write lock."""
+    connection.execute("PRAGMA busy_timeout=0")
+    try:
+        return _run(connection, BEGIN_WRITE, None)
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
+        return None
+    finally:
+        connection.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
 
 
 def _run_many(connection: sqlite3.Connection, operation: str, rows: Sequence[Any]) -> _Outcome:
@@ -159,23 +189,20 @@ class SqliteConnection(AsyncAdapt_aiosqlite_connection):
         super().__init__(dbapi, cast(Any, connection))
         self._database = database
         self._busy_timeout_s = busy_timeout_s
-        self._holds_write_lock: asyncio.Lock | None = None
+        self._holds_write_lock: WriteQueue | None = None
         self._wrote = False
 
     def run(self, operation: str, parameters: Any) -> _Outcome:
         """Execute one statement where it belongs (see the module docstring)."""
-        if _runs_in_place(operation):
-            return _run(self._connection._conn, operation, parameters)
+        if self._holds_write_lock is not None or _runs_in_place(operation):
+            return self._in_place(_run, operation, parameters)
         if operation == BEGIN_WRITE:
-            self._take_write_lock()
-            try:
-                return self._on_thread(_run, operation, parameters)
-            except BaseException:
-                self._release_write_lock()
-                raise
+            return self._begin_write()
         return self._on_thread(_run, operation, parameters)
 
     def run_many(self, operation: str, rows: Sequence[Any]) -> _Outcome:
+        if self._holds_write_lock is not None:
+            return self._in_place(_run_many, operation, rows)
         return self._on_thread(_run_many, operation, rows)
 
     def commit(self) -> None:
@@ -192,6 +219,23 @@ class SqliteConnection(AsyncAdapt_aiosqlite_connection):
         self._release_write_lock()
         super().terminate()
 
+    def _begin_write(self) -> _Outcome:
+        """``BEGIN IMMEDIATE``: first the process's queue, then SQLite's lock.
+
+        Inside the process the lock is free once the queue is ours, so the first try runs in
+        place without waiting; only when another process holds it does the connection's thread
+        wait for it, under the busy timeout.
+        """
+        self._take_write_lock()
+        try:
+            outcome = self._in_place(_try_begin_write, self._busy_timeout_s)
+            if outcome is None:
+                outcome = self._on_thread(_run, BEGIN_WRITE, None)
+            return outcome
+        except BaseException:
+            self._release_write_lock()
+            raise
+
     def _end(self, end: Any) -> None:
         try:
             if not self._connection._connection:
@@ -199,16 +243,23 @@ class SqliteConnection(AsyncAdapt_aiosqlite_connection):
             sqlite = self._connection._conn
             if not sqlite.in_transaction:
                 return
-            if self._wrote or self._holds_write_lock is not None:
+            if self._wrote and self._holds_write_lock is None:
+                # A deferred transaction that wrote: its commit belongs with its writes.
                 await_(self._connection._execute(end, sqlite))
             else:
-                # A read-only transaction ends without touching the files.
-                end(sqlite)
+                # Reads hold no lock, and a holder of the write lock waits for nobody.
+                await_(_end_in_place(end, sqlite))
         except Exception as error:
             self._handle_exception(error)
         finally:
             self._wrote = False
             self._release_write_lock()
+
+    def _in_place(self, function: Callable[..., _T], *args: Any) -> _T:
+        # Awaited, although it never suspends: SQLAlchemy's async layer checks that a statement
+        # went through an await, and this costs a greenlet switch, not a hand-off.
+        result: _T = await_(_call_in_place(function, self._connection._conn, *args))
+        return result
 
     def _on_thread(self, function: Any, *args: Any) -> _Outcome:
         self._wrote = True
@@ -219,7 +270,7 @@ class SqliteConnection(AsyncAdapt_aiosqlite_connection):
     def _take_write_lock(self) -> None:
         if self._holds_write_lock is not None:
             return
-        lock = _write_lock(self._database)
+        lock = _write_queue(self._database)
         try:
             await_(asyncio.wait_for(lock.acquire(), timeout=self._busy_timeout_s))
         except TimeoutError as exc:

@@ -14,6 +14,7 @@ from sqlalchemy import and_, or_, select, update
 from cloudplane.kit.clock import utcnow
 from cloudplane.kit.db import unit_of_work
 from cloudplane.kit.logging import get_logger
+from cloudplane.kit.write_queue import writes_first
 from cloudplane.operations.models import Operation
 from cloudplane.operations.service import PENDING, RUNNING, finish_operation, record_event
 from cloudplane.runtime import Runtime
@@ -22,7 +23,16 @@ log = get_logger(__name__)
 
 
 async def execute_operation(runtime: Runtime, operation_id: str) -> None:
-    """Run ``operation_id`` if nobody else is running it and it has not finished."""
+    """Run ``operation_id`` if nobody else is running it and it has not finished.
+
+    Its transactions get the database's write lock ahead of requests (``writes_first``): an
+    operation that was accepted finishes before new work is accepted behind it.
+    """
+    with writes_first():
+        await _run_operation(runtime, operation_id)
+
+
+async def _run_operation(runtime: Runtime, operation_id: str) -> None:
     operation = await _claim(runtime, operation_id)
     if operation is None:
         return
