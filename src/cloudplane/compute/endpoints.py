@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,7 +20,7 @@ from cloudplane.compute.schemas import (
 )
 from cloudplane.compute.server_extras import NO_EXTRAS, load_server_extras
 from cloudplane.compute.states import ServerAction, ServerStatus
-from cloudplane.compute.views import server_accepted, server_out
+from cloudplane.compute.views import ServerFields, server_accepted, server_out
 from cloudplane.drivers.base import Capability, DriverError
 from cloudplane.identity.dependencies import CurrentPrincipal, WriterPrincipal
 from cloudplane.kit.deps import RuntimeDep, SessionDep
@@ -38,7 +38,7 @@ from cloudplane.kit.idempotency import IdempotencyDep
 from cloudplane.kit.pagination import (
     ListParamsDep,
     Page,
-    paginate,
+    paginate_rows,
     starts_with,
     timestamped_name_sorts,
     where_equal,
@@ -50,7 +50,7 @@ _READ_ERRORS = error_responses(Unauthorized, NotFound)
 _ACTION_ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Conflict, NotSupported)
 
 
-async def _server_out(session: AsyncSession, server: Server) -> ServerOut:
+async def _server_out(session: AsyncSession, server: ServerFields) -> ServerOut:
     extras = await load_server_extras(session, [server.id])
     return server_out(server, extras.get(server.id, NO_EXTRAS))
 
@@ -88,7 +88,7 @@ async def list_servers(
         scope = None
     elif principal.is_admin and project_id is not None:
         scope = project_id
-    stmt = repository.servers_query(
+    stmt = repository.server_views_query(
         project_id=scope, include_deleted=deleted and principal.is_admin
     )
     stmt = where_equal(
@@ -101,7 +101,7 @@ async def list_servers(
     )
     if name_prefix:
         stmt = stmt.where(starts_with(Server.name, name_prefix))
-    rows, next_marker = await paginate(
+    rows, next_marker = await paginate_rows(
         session,
         stmt,
         id_column=Server.id,
@@ -110,7 +110,7 @@ async def list_servers(
     )
     extras = await load_server_extras(session, [row.id for row in rows])
     return Page(
-        items=[server_out(row, extras.get(row.id, NO_EXTRAS)) for row in rows],
+        items=[server_out(cast(ServerFields, row), extras.get(row.id, NO_EXTRAS)) for row in rows],
         next_marker=next_marker,
     )
 
@@ -147,9 +147,7 @@ async def show_server(
     deleted: Annotated[bool, Query(description="Admins only: allow a deleted server.")] = False,
 ) -> ServerOut:
     """One server."""
-    server = await service.get_server_any_state(
-        session, principal, server_id, include_deleted=deleted
-    )
+    server = await service.get_server_view(session, principal, server_id, include_deleted=deleted)
     return await _server_out(session, server)
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Row, Select, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudplane.compute.models import Server
@@ -22,6 +23,52 @@ async def get_live_server(session: AsyncSession, server_id: str) -> Server | Non
 async def get_any_server(session: AsyncSession, server_id: str) -> Server | None:
     """The server whether or not it is deleted (for admins and for workers)."""
     return await session.scalar(select(Server).where(Server.id == server_id))
+
+
+SERVER_VIEW_COLUMNS = (
+    Server.id,
+    Server.name,
+    Server.description,
+    Server.project_id,
+    Server.user_id,
+    Server.flavor_id,
+    Server.image_id,
+    Server.status,
+    Server.task_state,
+    Server.power_state,
+    Server.metadata_,
+    Server.fault_code,
+    Server.fault_message,
+    Server.fault_at,
+    Server.host,
+    Server.created_at,
+    Server.updated_at,
+    Server.deleted_at,
+)
+"""What a server body shows, read as plain rows (attribute names as keys): the read paths
+need no ORM instances, and building them costs more than the query."""
+
+
+@functools.cache
+def _server_view_statement() -> Select[Any]:
+    return select(*SERVER_VIEW_COLUMNS).where(Server.id == bindparam("server_id"))
+
+
+async def get_server_view(session: AsyncSession, server_id: str) -> Row[Any] | None:
+    """The body columns of a server, deleted or not."""
+    result = await session.execute(_server_view_statement(), {"server_id": server_id})
+    row: Row[Any] | None = result.first()
+    return row
+
+
+def server_views_query(*, project_id: str | None, include_deleted: bool) -> Select[Any]:
+    """``servers_query`` reading the body columns only."""
+    stmt = select(*SERVER_VIEW_COLUMNS)
+    if project_id is not None:
+        stmt = stmt.where(Server.project_id == project_id)
+    if not include_deleted:
+        stmt = stmt.where(Server.deleted_key == LIVE)
+    return stmt
 
 
 def servers_query(*, project_id: str | None, include_deleted: bool) -> Select[Server]:

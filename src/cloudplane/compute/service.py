@@ -6,6 +6,9 @@ operation in the same transaction; the worker does the rest after commit.
 
 from __future__ import annotations
 
+from typing import Any, cast
+
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +17,7 @@ from cloudplane.compute.flavor_service import get_flavor_for_create
 from cloudplane.compute.models import Flavor, Server
 from cloudplane.compute.schemas import ServerCreate, ServerUpdate
 from cloudplane.compute.states import TRANSITIONS, ServerAction, ServerStatus, TaskState
+from cloudplane.compute.views import ServerFields
 from cloudplane.identity.principal import Principal
 from cloudplane.identity.quotas import check_quota, lock_quota
 from cloudplane.images.models import Image
@@ -48,7 +52,19 @@ async def get_server_any_state(
     return server
 
 
-def _visible(principal: Principal, server: Server) -> bool:
+async def get_server_view(
+    session: AsyncSession, principal: Principal, server_id: str, *, include_deleted: bool
+) -> ServerFields:
+    """``get_server_any_state`` for reading only: the body's columns, same visibility rules."""
+    server = await repository.get_server_view(session, server_id)
+    if server is None or not _visible(principal, server):
+        raise NotFound(RESOURCE, server_id)
+    if server.deleted_at is not None and not (include_deleted and principal.is_admin):
+        raise NotFound(RESOURCE, server_id)
+    return cast(ServerFields, server)
+
+
+def _visible(principal: Principal, server: ServerFields | Row[Any]) -> bool:
     return principal.is_admin or server.project_id == principal.project_id
 
 

@@ -2,13 +2,57 @@
 
 from __future__ import annotations
 
-from cloudplane.compute.models import Server
+from datetime import datetime
+from typing import Any, Protocol
+
 from cloudplane.compute.schemas import Fault, ServerAccepted, ServerOut
 from cloudplane.compute.server_extras import NO_EXTRAS, ServerExtras
 from cloudplane.compute.states import ServerStatus
 
 
-def server_out(server: Server, extras: ServerExtras = NO_EXTRAS) -> ServerOut:
+class ServerFields(Protocol):
+    """What a server body is built from: a ``Server`` row object, or a row of
+    ``repository.SERVER_VIEW_COLUMNS``."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def project_id(self) -> str: ...
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def flavor_id(self) -> str: ...
+    @property
+    def image_id(self) -> str | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def task_state(self) -> str | None: ...
+    @property
+    def power_state(self) -> str: ...
+    @property
+    def metadata_(self) -> dict[str, Any]: ...
+    @property
+    def fault_code(self) -> str | None: ...
+    @property
+    def fault_message(self) -> str | None: ...
+    @property
+    def fault_at(self) -> datetime | None: ...
+    @property
+    def host(self) -> str | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+    @property
+    def deleted_at(self) -> datetime | None: ...
+
+
+def server_out(server: ServerFields, extras: ServerExtras = NO_EXTRAS) -> ServerOut:
     fault = None
     if server.fault_code and server.fault_message and server.fault_at:
         fault = Fault(code=server.fault_code, message=server.fault_message, at=server.fault_at)
@@ -37,6 +81,6 @@ def server_out(server: Server, extras: ServerExtras = NO_EXTRAS) -> ServerOut:
 
 
 def server_accepted(
-    server: Server, operation_id: str, extras: ServerExtras = NO_EXTRAS
+    server: ServerFields, operation_id: str, extras: ServerExtras = NO_EXTRAS
 ) -> ServerAccepted:
     return ServerAccepted(**server_out(server, extras).model_dump(), operation_id=operation_id)

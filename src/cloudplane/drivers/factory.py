@@ -21,6 +21,8 @@ def build_driver(settings: Settings) -> Driver:
                 settings.simulator_dir,
                 latency_ms=settings.simulator_latency_ms,
                 fail=settings.simulator_fail,
+                # With a broker, API replicas and workers share one simulator directory.
+                shared=settings.broker_url is not None,
             )
         case "openstack":
             return _openstack_driver(settings)

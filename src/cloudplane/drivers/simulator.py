@@ -22,7 +22,7 @@ import os
 import tempfile
 import weakref
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -111,6 +111,7 @@ class _SimulatedServer:
     image_id: str | None
     metadata: Mapping[str, str]
     power_state: PowerState
+    _info: ServerInfo = field(init=False, repr=False, compare=False)
 
     @classmethod
     def from_spec(cls, spec: ServerSpec) -> _SimulatedServer:
@@ -155,13 +156,20 @@ class _SimulatedServer:
             "power_state": self.power_state.value,
         }
 
-    def info(self) -> ServerInfo:
-        return ServerInfo(
+    def __post_init__(self) -> None:
+        # Made once per state (the record is frozen; a change is a new record): the reconciler
+        # lists every server each round, and at 100,000 servers building the answers afresh
+        # held the event loop for a third of a second.
+        info = ServerInfo(
             id=self.id,
             power_state=self.power_state,
             host=SIMULATOR_HOST,
             backend_id=f"sim-{self.id}",
         )
+        object.__setattr__(self, "_info", info)
+
+    def info(self) -> ServerInfo:
+        return self._info
 
 
 class _ServerFiles:
@@ -243,6 +251,8 @@ class SimulatorDriver(SimulatedStorage, SimulatedNetwork, Driver):
     ``"*"`` entry applies to operations without their own. ``fail`` names operations that raise
     ``DriverError(code="injected_fault")`` before changing anything. Unknown names in either
     knob raise ``ValueError`` so that a typo in the settings does not silently do nothing.
+    ``shared`` says other processes use the same directory (the distributed form): networking
+    state is then read again on every call and changed under the directory's lock.
 
     Power transitions a real hypervisor would refuse raise ``DriverError(code="invalid_state")``:
     pausing a server that is not running, resuming one that is not paused, starting a paused
@@ -257,8 +267,10 @@ class SimulatorDriver(SimulatedStorage, SimulatedNetwork, Driver):
         *,
         latency_ms: Mapping[str, int] | None = None,
         fail: Collection[str] = (),
+        shared: bool = False,
     ) -> None:
         self._files = _ServerFiles(state_dir)
+        self._shared = shared
         self._latency_s = _latency_in_seconds(latency_ms or {})
         self._failing = _validated_operations(fail)
         self._servers: dict[str, _SimulatedServer] | None = None
@@ -273,7 +285,7 @@ class SimulatorDriver(SimulatedStorage, SimulatedNetwork, Driver):
         """Load every server from the state directory, creating the directory if needed."""
         self._servers = await asyncio.to_thread(self._files.load_all)
         await self.open_storage(self._files.directory / "volumes")
-        await self.open_network_state(self._files.directory / "network")
+        await self.open_network_state(self._files.directory / "network", shared=self._shared)
 
     async def close(self) -> None:
         """Forget the in-memory copy; the files stay. Safe to call more than once."""

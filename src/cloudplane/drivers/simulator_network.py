@@ -1,8 +1,10 @@
 """The simulator's networking: networks, ports, floating-IP mappings and port rules in memory.
 
-State is one JSON document, ``<simulator dir>/network/state.json``, replaced atomically (temp
-file and rename) after every change, so a new driver over the same directory sees what the
-previous one had. All changes go through one lock: networking calls are few and fast here.
+State lives under ``<simulator dir>/network/`` as one JSON file per record
+(``networks/<id>.json``, ``ports/<id>.json``, ``floating_ips/<id>.json``), each replaced
+atomically (temp file and rename), so a new driver over the same directory sees what the
+previous one had, and a change costs the same with ten ports or ten thousand. All changes go
+through one lock, which keeps the in-memory maps and the files in step.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from cloudplane.drivers.errors import DriverError, ResourceNotFound
 from cloudplane.drivers.network_contract import (
@@ -49,8 +52,13 @@ NETWORK_OPERATIONS = frozenset(
 )
 """Operation names the simulator's latency and fault knobs accept for networking."""
 
-_STATE_FORMAT = 1
-_STATE_FILE = "state.json"
+_LEGACY_STATE_FILE = "state.json"
+"""The single document earlier versions kept; split into records when first loaded."""
+_TEMP_PREFIX = "."
+_TEMP_SUFFIX = ".tmp"
+_KINDS = ("networks", "ports", "floating_ips")
+
+_Spec = NetworkSpec | PortSpec | FloatingIpSpec
 
 
 @dataclass(slots=True)
@@ -58,31 +66,6 @@ class _NetworkState:
     networks: dict[str, NetworkSpec] = field(default_factory=dict)
     ports: dict[str, PortSpec] = field(default_factory=dict)
     floating_ips: dict[str, FloatingIpSpec] = field(default_factory=dict)
-
-    def copy(self) -> _NetworkState:
-        """A copy whose dicts can change without touching this one (the specs are frozen)."""
-        return _NetworkState(dict(self.networks), dict(self.ports), dict(self.floating_ips))
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "format": _STATE_FORMAT,
-            "networks": [asdict(spec) for spec in self.networks.values()],
-            "ports": [asdict(spec) for spec in self.ports.values()],
-            "floating_ips": [asdict(spec) for spec in self.floating_ips.values()],
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> _NetworkState:
-        if data["format"] != _STATE_FORMAT:
-            raise ValueError(f"unknown state format {data['format']!r}")
-        networks = [_network_from_json(item) for item in data["networks"]]
-        ports = [_port_from_json(item) for item in data["ports"]]
-        floating_ips = [FloatingIpSpec(**item) for item in data["floating_ips"]]
-        return cls(
-            networks={spec.id: spec for spec in networks},
-            ports={spec.id: spec for spec in ports},
-            floating_ips={spec.id: spec for spec in floating_ips},
-        )
 
 
 def _network_from_json(item: Mapping[str, Any]) -> NetworkSpec:
@@ -111,39 +94,90 @@ def _port_from_json(item: Mapping[str, Any]) -> PortSpec:
     )
 
 
-class _StateFile:
-    """Reads and atomically replaces the state document (blocking; called in a thread)."""
+def _floating_ip_from_json(item: Mapping[str, Any]) -> FloatingIpSpec:
+    return FloatingIpSpec(**item)
+
+
+_READERS: Mapping[str, Callable[[Mapping[str, Any]], _Spec]] = {
+    "networks": _network_from_json,
+    "ports": _port_from_json,
+    "floating_ips": _floating_ip_from_json,
+}
+
+
+class _StateFiles:
+    """Reads, atomically replaces and removes the record files (blocking; called in a thread)."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.path = directory / _STATE_FILE
+
+    def path_of(self, kind: str, record_id: str) -> Path:
+        # Quoting keeps any id a single plain file name inside the kind's directory.
+        return self.directory / kind / f"{quote(record_id, safe='')}.json"
 
     def load(self) -> _NetworkState:
         """The saved state (empty when there is none); drops temp files a crash left."""
-        # The directory is made by the first write, so a simulator that never touched
+        # The directories are made by the first write, so a simulator that never touched
         # networking leaves its state directory as the compute half alone would.
-        if self.directory.is_dir():
-            remove_stale_temp_files(self.directory, ".*.tmp")
-        if not self.path.exists():
-            return _NetworkState()
-        try:
-            return _NetworkState.from_json(json.loads(self.path.read_text(encoding="utf-8")))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise DriverError(
-                f"simulator state file {self.path} is unreadable: {exc}", code="corrupt_state"
-            ) from exc
+        state = _NetworkState()
+        if not self.directory.is_dir():
+            return state
+        legacy = self.directory / _LEGACY_STATE_FILE
+        if legacy.exists():
+            self._split_legacy(legacy)
+        for kind in _KINDS:
+            folder = self.directory / kind
+            if not folder.is_dir():
+                continue
+            remove_stale_temp_files(folder, f"{_TEMP_PREFIX}*{_TEMP_SUFFIX}")
+            records: dict[str, Any] = getattr(state, kind)
+            for path in folder.glob("*.json"):
+                spec = self._read(path, _READERS[kind])
+                records[spec.id] = spec
+        return state
 
-    def write(self, document: dict[str, Any]) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
+    def write(self, kind: str, spec: _Spec) -> None:
+        """Replace one record's file atomically (no fsync, as for the simulator's servers)."""
+        folder = self.directory / kind
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, temp_name = tempfile.mkstemp(dir=folder, prefix=_TEMP_PREFIX, suffix=_TEMP_SUFFIX)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as temp_file:
-                json.dump(document, temp_file)
-            os.replace(temp_name, self.path)
+                json.dump(asdict(spec), temp_file)
+            os.replace(temp_name, self.path_of(kind, spec.id))
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp_name)
             raise
+
+    def remove(self, kind: str, record_ids: Iterable[str]) -> None:
+        for record_id in record_ids:
+            self.path_of(kind, record_id).unlink(missing_ok=True)
+
+    def _split_legacy(self, legacy: Path) -> None:
+        """Turn the one-document state of earlier versions into record files, then drop it."""
+        try:
+            data = json.loads(legacy.read_text(encoding="utf-8"))
+            if data["format"] != 1:
+                raise ValueError(f"unknown state format {data['format']!r}")
+            specs = {kind: [_READERS[kind](item) for item in data[kind]] for kind in _KINDS}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DriverError(
+                f"simulator state file {legacy} is unreadable: {exc}", code="corrupt_state"
+            ) from exc
+        for kind, records in specs.items():
+            for spec in records:
+                self.write(kind, spec)
+        legacy.unlink()
+
+    @staticmethod
+    def _read(path: Path, reader: Callable[[Mapping[str, Any]], _Spec]) -> _Spec:
+        try:
+            return reader(json.loads(path.read_text(encoding="utf-8")))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DriverError(
+                f"simulator state file {path} is unreadable: {exc}", code="corrupt_state"
+            ) from exc
 
 
 class SimulatedNetwork:
@@ -153,21 +187,28 @@ class SimulatedNetwork:
     provides ``_simulate`` (latency and injected faults).
     """
 
-    _network_file: _StateFile | None = None
+    _network_files: _StateFiles | None = None
     _network_state: _NetworkState | None = None
     _network_lock: asyncio.Lock | None = None
+    _network_shared: bool = False
 
     async def _simulate(self, operation: str) -> None:
         """Spend the configured latency and raise an injected fault; the driver provides it."""
 
-    async def open_network_state(self, directory: Path) -> None:
-        """Load the networking state kept in ``directory``, creating it if needed."""
-        self._network_file = _StateFile(directory)
-        self._network_state = await asyncio.to_thread(self._network_file.load)
+    async def open_network_state(self, directory: Path, *, shared: bool = False) -> None:
+        """Load the networking state kept in ``directory``, creating it if needed.
+
+        ``shared``: other processes use the same directory (the distributed form), so every call
+        reads the files again and every change holds the directory's lock. Alone, the state in
+        memory is the truth and each call costs only its own records.
+        """
+        self._network_shared = shared
+        self._network_files = _StateFiles(directory)
+        self._network_state = await asyncio.to_thread(self._network_files.load)
         self._network_lock = asyncio.Lock()
 
     def close_network_state(self) -> None:
-        """Forget the in-memory copy; the file stays. Safe to call more than once."""
+        """Forget the in-memory copy; the files stay. Safe to call more than once."""
         self._network_state = None
 
     async def create_network(self, spec: NetworkSpec) -> NetworkInfo:
@@ -175,23 +216,23 @@ class SimulatedNetwork:
             existing = state.networks.get(spec.id)
             if existing is not None:
                 return _network_info(existing)
+            await self._store("networks", spec)
             state.networks[spec.id] = spec
-            await self._save_network(state)
             return _network_info(spec)
 
     async def delete_network(self, network_id: str) -> None:
         async with self._mutating("delete_network") as state:
             if network_id not in state.networks:
                 return
-            doomed = {pid for pid, port in state.ports.items() if port.network_id == network_id}
+            doomed = [pid for pid, port in state.ports.items() if port.network_id == network_id]
             for port_id in doomed:
-                _drop_port(state, port_id)
+                await self._drop_port(state, port_id)
+            await self._forget("networks", [network_id])
             del state.networks[network_id]
-            await self._save_network(state)
 
     async def list_networks(self) -> list[NetworkInfo]:
         await self._simulate("list_networks")
-        return [_network_info(spec) for spec in (await self._network_reloaded()).networks.values()]
+        return [_network_info(spec) for spec in (await self._network_current()).networks.values()]
 
     async def create_port(self, spec: PortSpec) -> PortInfo:
         async with self._mutating("create_port") as state:
@@ -200,19 +241,18 @@ class SimulatedNetwork:
                 return _port_info(existing)
             if spec.network_id not in state.networks:
                 raise ResourceNotFound("network", spec.network_id)
+            await self._store("ports", spec)
             state.ports[spec.id] = spec
-            await self._save_network(state)
             return _port_info(spec)
 
     async def delete_port(self, port_id: str) -> None:
         async with self._mutating("delete_port") as state:
             if port_id in state.ports:
-                _drop_port(state, port_id)
-                await self._save_network(state)
+                await self._drop_port(state, port_id)
 
     async def list_ports(self) -> list[PortInfo]:
         await self._simulate("list_ports")
-        return [_port_info(spec) for spec in (await self._network_reloaded()).ports.values()]
+        return [_port_info(spec) for spec in (await self._network_current()).ports.values()]
 
     async def associate_floating_ip(self, spec: FloatingIpSpec) -> FloatingIpInfo:
         async with self._mutating("associate_floating_ip") as state:
@@ -225,18 +265,19 @@ class SimulatedNetwork:
                     code="invalid_address",
                 )
             if state.floating_ips.get(spec.id) != spec:
+                await self._store("floating_ips", spec)
                 state.floating_ips[spec.id] = spec
-                await self._save_network(state)
             return _floating_ip_info(spec)
 
     async def disassociate_floating_ip(self, floating_ip_id: str) -> None:
         async with self._mutating("disassociate_floating_ip") as state:
-            if state.floating_ips.pop(floating_ip_id, None) is not None:
-                await self._save_network(state)
+            if floating_ip_id in state.floating_ips:
+                await self._forget("floating_ips", [floating_ip_id])
+                del state.floating_ips[floating_ip_id]
 
     async def list_floating_ips(self) -> list[FloatingIpInfo]:
         await self._simulate("list_floating_ips")
-        state = await self._network_reloaded()
+        state = await self._network_current()
         return [_floating_ip_info(spec) for spec in state.floating_ips.values()]
 
     async def apply_security_groups(self, port_id: str, rules: Sequence[SecurityRuleSpec]) -> None:
@@ -244,51 +285,67 @@ class SimulatedNetwork:
             port = state.ports.get(port_id)
             if port is None:
                 raise ResourceNotFound("port", port_id)
-            state.ports[port_id] = replace(port, security_rules=tuple(rules))
-            await self._save_network(state)
+            updated = replace(port, security_rules=tuple(rules))
+            await self._store("ports", updated)
+            state.ports[port_id] = updated
 
     @contextlib.asynccontextmanager
     async def _mutating(self, operation: str) -> AsyncIterator[_NetworkState]:
-        """A working copy of the state under the lock; ``_save`` makes it the state.
+        """The state under the lock; callers change a record's file first, then the map.
 
-        The lock is also the state directory's, so other processes wait too, and the copy is
-        made from the file as it is now (another process may have changed it).
+        With a shared directory the lock is also the directory's, so other processes wait too,
+        and the state is read from the files as they are now.
         """
-        lock = self._network_lock
-        if lock is None or self._network_file is None:
+        lock, files = self._network_lock, self._network_files
+        if lock is None or files is None:
             raise DriverError("the simulator driver is not open", code="not_open")
-        async with lock, exclusive(self._network_file.directory):
+        shared = exclusive(files.directory) if self._network_shared else contextlib.nullcontext()
+        async with lock, shared:
             await self._simulate(operation)
-            yield (await self._network_reloaded()).copy()
+            yield await self._network_current()
 
-    async def _network_reloaded(self) -> _NetworkState:
-        """The state as its file says now."""
-        self._network_loaded()
-        assert self._network_file is not None
-        self._network_state = await asyncio.to_thread(self._network_file.load)
-        return self._network_state
+    async def _network_current(self) -> _NetworkState:
+        """The state; read again from the files first when other processes share them."""
+        state = self._network_loaded()
+        if self._network_shared:
+            assert self._network_files is not None
+            state = self._network_state = await asyncio.to_thread(self._network_files.load)
+        return state
 
-    async def _save_network(self, state: _NetworkState) -> None:
+    async def _drop_port(self, state: _NetworkState, port_id: str) -> None:
+        """A port and the floating-IP mappings onto it, files first."""
+        mapped = [f.id for f in state.floating_ips.values() if f.port_id == port_id]
+        await self._forget("floating_ips", mapped)
+        for floating_ip_id in mapped:
+            del state.floating_ips[floating_ip_id]
+        await self._forget("ports", [port_id])
+        del state.ports[port_id]
+
+    async def _store(self, kind: str, spec: _Spec) -> None:
         # Disk first, memory second: a failed write leaves both as they were.
-        assert self._network_file is not None
+        assert self._network_files is not None
         try:
-            await asyncio.to_thread(self._network_file.write, state.to_json())
+            await asyncio.to_thread(self._network_files.write, kind, spec)
         except OSError as exc:
             raise DriverError(
                 f"cannot save the simulator's network state: {exc}", code="storage_error"
             ) from exc
-        self._network_state = state
+
+    async def _forget(self, kind: str, record_ids: list[str]) -> None:
+        if not record_ids:
+            return
+        assert self._network_files is not None
+        try:
+            await asyncio.to_thread(self._network_files.remove, kind, record_ids)
+        except OSError as exc:
+            raise DriverError(
+                f"cannot save the simulator's network state: {exc}", code="storage_error"
+            ) from exc
 
     def _network_loaded(self) -> _NetworkState:
         if self._network_state is None:
             raise DriverError("the simulator driver is not open", code="not_open")
         return self._network_state
-
-
-def _drop_port(state: _NetworkState, port_id: str) -> None:
-    state.ports.pop(port_id, None)
-    for floating_ip_id in [f.id for f in state.floating_ips.values() if f.port_id == port_id]:
-        del state.floating_ips[floating_ip_id]
 
 
 def _network_info(spec: NetworkSpec) -> NetworkInfo:

@@ -28,6 +28,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from cloudplane.kit.clock import utcnow
+from cloudplane.kit.sqlite_driver import sqlite_dbapi
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_N_label)s",
@@ -112,11 +113,12 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
     SQLite runs in WAL mode with a busy timeout; transactions that will write take the write lock
     up front (``BEGIN IMMEDIATE``), because a deferred transaction that reads and then writes fails
-    with SQLITE_BUSY instead of waiting when another writer committed in between. MariaDB runs
+    with SQLITE_BUSY instead of waiting when another writer committed in between. Its DBAPI is
+    ``kit.sqlite_driver``: reads on the event loop, writers queued in the process. MariaDB runs
     READ COMMITTED so a count taken after a row lock sees rows committed before the lock.
     """
     if _is_sqlite(url):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, module=sqlite_dbapi())
         _configure_sqlite(engine)
         return engine
     kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": 20, "pool_pre_ping": True}

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, tuple_
+from sqlalchemy import Row as SqlRow
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -70,6 +71,33 @@ async def paginate(
 
     An unknown sort key or a marker that is not in the filtered set is 400 ``bad_request``.
     """
+    page_stmt = await _page_statement(session, stmt, id_column, sort_columns, params)
+    rows = (await session.scalars(page_stmt)).all()
+    return _cut(rows, id_column, params)
+
+
+async def paginate_rows(
+    session: AsyncSession,
+    stmt: Select[Any],
+    *,
+    id_column: InstrumentedAttribute[str],
+    sort_columns: SortColumns,
+    params: ListParams,
+) -> tuple[Sequence[SqlRow[Any]], str | None]:
+    """``paginate`` for a statement of several columns (one of them ``id_column``): the page's
+    rows as plain rows, for read paths that need no ORM instances."""
+    page_stmt = await _page_statement(session, stmt, id_column, sort_columns, params)
+    rows = (await session.execute(page_stmt)).all()
+    return _cut(rows, id_column, params)
+
+
+async def _page_statement(
+    session: AsyncSession,
+    stmt: Select[Any],
+    id_column: InstrumentedAttribute[str],
+    sort_columns: SortColumns,
+    params: ListParams,
+) -> Select[Any]:
     column = sort_columns.get(params.sort_key)
     if column is None:
         allowed = ", ".join(sorted(sort_columns))
@@ -84,7 +112,12 @@ async def paginate(
             raise BadRequest(f"marker {params.marker} is not in this list", marker=params.marker)
         stmt = stmt.where(_after(column, id_column, marker_value[0], params))
     order = (column.desc(), id_column.desc()) if params.descending else (column, id_column)
-    rows = (await session.scalars(stmt.order_by(*order).limit(params.limit + 1))).all()
+    return stmt.order_by(*order).limit(params.limit + 1)
+
+
+def _cut(
+    rows: Sequence[T], id_column: InstrumentedAttribute[str], params: ListParams
+) -> tuple[Sequence[T], str | None]:
     if len(rows) <= params.limit:
         return rows, None
     page = rows[: params.limit]

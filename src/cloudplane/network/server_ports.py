@@ -8,11 +8,13 @@ ports given to it (unbound, and kept, when it goes).
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudplane.compute.schemas import ServerAddress, ServerFloatingIp
@@ -140,6 +142,40 @@ def interfaces_for(ports: Sequence[Port]) -> tuple[InterfaceSpec, ...]:
     )
 
 
+_ports = Port.__table__
+_floating_ips = FloatingIp.__table__
+
+
+@functools.cache
+def _addresses_statement() -> Select[Any]:
+    # Built once: the hot read paths (server show and list) run it for every request. Core
+    # columns, not ORM entities: the rows are read, never changed.
+    return (
+        select(
+            _ports.c.device_id, _ports.c.id, _ports.c.network_id, _ports.c.mac, _ports.c.fixed_ips
+        )
+        .where(
+            _ports.c.device_id.in_(bindparam("server_ids", expanding=True)),
+            _ports.c.deleted_key == LIVE,
+        )
+        .order_by(_ports.c.created_at, _ports.c.id)
+    )
+
+
+@functools.cache
+def _floating_ips_statement() -> Select[Any]:
+    return (
+        select(_ports.c.device_id, _floating_ips.c.id, _floating_ips.c.ip)
+        .join(_ports, _ports.c.id == _floating_ips.c.port_id)
+        .where(
+            _ports.c.device_id.in_(bindparam("server_ids", expanding=True)),
+            _ports.c.deleted_key == LIVE,
+            _floating_ips.c.deleted_key == LIVE,
+        )
+        .order_by(_floating_ips.c.created_at, _floating_ips.c.id)
+    )
+
+
 async def server_addresses(
     session: AsyncSession, server_ids: Iterable[str]
 ) -> dict[str, list[ServerAddress]]:
@@ -148,16 +184,11 @@ async def server_addresses(
     found: dict[str, list[ServerAddress]] = defaultdict(list)
     if not ids:
         return found
-    ports = await session.scalars(
-        select(Port)
-        .where(Port.device_id.in_(ids), Port.deleted_key == LIVE)
-        .order_by(Port.created_at, Port.id)
-    )
-    for port in ports:
-        assert port.device_id is not None
-        found[port.device_id].extend(
-            ServerAddress(network_id=port.network_id, port_id=port.id, ip=ip, mac=port.mac)
-            for ip in port.fixed_ips
+    rows = await session.execute(_addresses_statement(), {"server_ids": ids})
+    for server_id, port_id, network_id, mac, fixed_ips in rows:
+        found[server_id].extend(
+            ServerAddress(network_id=network_id, port_id=port_id, ip=ip, mac=mac)
+            for ip in fixed_ips
         )
     return found
 
@@ -170,16 +201,7 @@ async def server_floating_ips(
     found: dict[str, list[ServerFloatingIp]] = defaultdict(list)
     if not ids:
         return found
-    rows = await session.execute(
-        select(Port.device_id, FloatingIp.id, FloatingIp.ip)
-        .join(Port, Port.id == FloatingIp.port_id)
-        .where(
-            Port.device_id.in_(ids),
-            Port.deleted_key == LIVE,
-            FloatingIp.deleted_key == LIVE,
-        )
-        .order_by(FloatingIp.created_at, FloatingIp.id)
-    )
+    rows = await session.execute(_floating_ips_statement(), {"server_ids": ids})
     for server_id, floating_ip_id, ip in rows:
         if server_id is not None:
             found[server_id].append(ServerFloatingIp(id=floating_ip_id, ip=ip))

@@ -22,6 +22,7 @@ from cloudplane.kit.clock import utcnow
 from cloudplane.kit.db import unit_of_work
 from cloudplane.kit.errors import is_database_outage
 from cloudplane.kit.logging import get_logger
+from cloudplane.kit.write_queue import writes_first
 from cloudplane.operations.failure_code import failing_because
 from cloudplane.operations.models import Operation
 from cloudplane.operations.service import PENDING, RUNNING, finish_operation, record_event
@@ -31,12 +32,17 @@ log = get_logger(__name__)
 
 
 async def execute_operation(runtime: Runtime, operation_id: str) -> None:
-    """Run ``operation_id`` if nobody else is running it and it has not finished."""
+    """Run ``operation_id`` if nobody else is running it and it has not finished.
+
+    Its transactions get the database's write lock ahead of requests (``writes_first``): an
+    operation that was accepted finishes before new work is accepted behind it.
+    """
     if operation_id in runtime.running_operations:
         return  # a duplicate message while this process runs it
     runtime.running_operations.add(operation_id)
     try:
-        await _execute_claimed(runtime, operation_id)
+        with writes_first():
+            await _execute_claimed(runtime, operation_id)
     finally:
         runtime.running_operations.discard(operation_id)
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudplane.kit.clock import utcnow
@@ -248,6 +249,33 @@ async def attachments_of_servers(
         .order_by(VolumeAttachment.device)
     )
     return list(rows)
+
+
+@functools.cache
+def _server_volume_entries_statement() -> Select[Any]:
+    # Built once and read as Core rows: server show and list run it for every request.
+    attachments = VolumeAttachment.__table__
+    return (
+        select(
+            attachments.c.server_id,
+            attachments.c.volume_id,
+            attachments.c.device,
+            attachments.c.boot,
+        )
+        .where(attachments.c.server_id.in_(bindparam("server_ids", expanding=True)))
+        .order_by(attachments.c.device)
+    )
+
+
+async def server_volume_rows(session: AsyncSession, server_ids: Sequence[str]) -> Sequence[Any]:
+    """``(server_id, volume_id, device, boot)`` of every attachment of ``server_ids``, by
+    device."""
+    if not server_ids:
+        return []
+    result = await session.execute(
+        _server_volume_entries_statement(), {"server_ids": list(server_ids)}
+    )
+    return list(result.all())
 
 
 async def get_attachment(session: AsyncSession, volume_id: str) -> VolumeAttachment | None:

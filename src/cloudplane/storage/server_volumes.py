@@ -207,9 +207,11 @@ async def server_volumes(
     Every id gets an entry, empty when the server has no volumes.
     """
     entries: dict[str, list[ServerVolumeEntry]] = {server_id: [] for server_id in server_ids}
-    for row in await repository.attachments_of_servers(session, server_ids):
-        entries[row.server_id].append(
-            ServerVolumeEntry(volume_id=row.volume_id, device=row.device, boot=row.boot)
+    for server_id, volume_id, device, boot in await repository.server_volume_rows(
+        session, server_ids
+    ):
+        entries[server_id].append(
+            ServerVolumeEntry(volume_id=volume_id, device=device, boot=bool(boot))
         )
     return entries
 
