@@ -251,8 +251,8 @@ class SimulatorDriver(SimulatedStorage, SimulatedNetwork, Driver):
     ``"*"`` entry applies to operations without their own. ``fail`` names operations that raise
     ``DriverError(code="injected_fault")`` before changing anything. Unknown names in either
     knob raise ``ValueError`` so that a typo in the settings does not silently do nothing.
-    ``shared`` says other processes use the same directory (the distributed form): networking
-    state is then read again on every call and changed under the directory's lock.
+    ``shared`` says other processes use the same directory (the distributed form): volume and
+    networking state is then read again on every call and changed under the directory's lock.
 
     Power transitions a real hypervisor would refuse raise ``DriverError(code="invalid_state")``:
     pausing a server that is not running, resuming one that is not paused, starting a paused
@@ -284,7 +284,7 @@ class SimulatorDriver(SimulatedStorage, SimulatedNetwork, Driver):
     async def open(self) -> None:
         """Load every server from the state directory, creating the directory if needed."""
         self._servers = await asyncio.to_thread(self._files.load_all)
-        await self.open_storage(self._files.directory / "volumes")
+        await self.open_storage(self._files.directory / "volumes", shared=self._shared)
         await self.open_network_state(self._files.directory / "network", shared=self._shared)
 
     async def close(self) -> None:

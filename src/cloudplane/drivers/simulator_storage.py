@@ -72,6 +72,7 @@ class SimulatedStorage(StorageDriver):
 
     _block_storage: StorageState | None = None
     _volume_data: VolumeDataFiles | None = None
+    _storage_shared: bool = False
 
     @abc.abstractmethod
     async def get_server(self, server_id: str) -> ServerInfo:
@@ -81,8 +82,13 @@ class SimulatedStorage(StorageDriver):
     async def _simulate(self, operation: str) -> None:
         """Spend the operation's latency, then raise its injected fault if one is configured."""
 
-    async def open_storage(self, directory: Path) -> None:
-        """Load every volume and snapshot kept under ``directory``."""
+    async def open_storage(self, directory: Path, *, shared: bool = False) -> None:
+        """Load every volume and snapshot kept under ``directory``.
+
+        ``shared``: other processes use the same directory, so every call reads the records
+        again and every change holds the directory's lock.
+        """
+        self._storage_shared = shared
         files = StorageFiles(directory)
         volumes, snapshots = await asyncio.to_thread(files.load_all)
         self._block_storage = StorageState(files, volumes, snapshots)
@@ -209,15 +215,15 @@ class SimulatedStorage(StorageDriver):
 
     async def get_volume(self, volume_id: str) -> VolumeInfo:
         await self._simulate("get_volume")
-        return _require_volume(await self._storage_reloaded(), volume_id).info()
+        return _require_volume(await self._storage_current(), volume_id).info()
 
     async def list_volumes(self) -> list[VolumeInfo]:
         await self._simulate("list_volumes")
-        return [volume.info() for volume in (await self._storage_reloaded()).volumes.values()]
+        return [volume.info() for volume in (await self._storage_current()).volumes.values()]
 
     async def get_snapshot(self, snapshot_id: str) -> SnapshotInfo:
         await self._simulate("get_snapshot")
-        snapshot = (await self._storage_reloaded()).snapshots.get(snapshot_id)
+        snapshot = (await self._storage_current()).snapshots.get(snapshot_id)
         if snapshot is None:
             raise ResourceNotFound(SNAPSHOT, snapshot_id)
         return snapshot.info()
@@ -282,16 +288,22 @@ class SimulatedStorage(StorageDriver):
 
     @contextlib.asynccontextmanager
     async def _storage_locked(self) -> AsyncIterator[StorageState]:
-        """The state, read again from the files, under this process's lock and the directory's
-        (so a change by another process over the same directory is seen and never interleaved).
+        """The state under this process's lock; with a shared directory also under the
+        directory's, and read again from the files (so a change by another process over the
+        same directory is seen and never interleaved).
         """
         state = self._storage_state()
-        async with state.lock, exclusive(state.files.directory):
-            yield await self._storage_reloaded()
+        shared = (
+            exclusive(state.files.directory) if self._storage_shared else contextlib.nullcontext()
+        )
+        async with state.lock, shared:
+            yield await self._storage_current()
 
-    async def _storage_reloaded(self) -> StorageState:
-        """The state with its volumes and snapshots as the files say now."""
+    async def _storage_current(self) -> StorageState:
+        """The state; with a shared directory, its volumes and snapshots as the files say now."""
         state = self._storage_state()
+        if not self._storage_shared:
+            return state
         volumes, snapshots = await asyncio.to_thread(state.files.load_all)
         state.volumes.clear()
         state.volumes.update(volumes)

@@ -44,9 +44,13 @@ def seed_state_file(state_dir: Path, name: str, content: str) -> None:
 
 @contextlib.asynccontextmanager
 async def opened_simulator(
-    state_dir: Path, *, latency_ms: Mapping[str, int] | None = None, fail: Collection[str] = ()
+    state_dir: Path,
+    *,
+    latency_ms: Mapping[str, int] | None = None,
+    fail: Collection[str] = (),
+    shared: bool = False,
 ) -> AsyncIterator[SimulatorDriver]:
-    simulator = SimulatorDriver(state_dir, latency_ms=latency_ms, fail=fail)
+    simulator = SimulatorDriver(state_dir, latency_ms=latency_ms, fail=fail, shared=shared)
     await simulator.open()
     try:
         yield simulator
@@ -401,7 +405,10 @@ async def test_two_drivers_over_one_directory_share_networks_and_ports(state_dir
         gateway_ip="10.30.0.1",
         allocation_pools=(AddressRange("10.30.0.2", "10.30.0.254"),),
     )
-    async with opened_simulator(state_dir) as first, opened_simulator(state_dir) as second:
+    async with (
+        opened_simulator(state_dir, shared=True) as first,
+        opened_simulator(state_dir, shared=True) as second,
+    ):
         await first.create_network(network)
         ports = [
             PortSpec(

@@ -64,7 +64,7 @@ def _records(directory: Path) -> list[str]:
 
 async def test_two_drivers_over_one_directory_share_volumes_and_snapshots(tmp_path: Path) -> None:
     state_dir = tmp_path / "simulator"
-    first, second = await opened(state_dir), await opened(state_dir)
+    first, second = await opened(state_dir, shared=True), await opened(state_dir, shared=True)
     volume = await first.create_volume(volume_spec())
     snapshot = await second.create_snapshot(str(uuid.uuid4()), volume.id)
     assert (await first.get_snapshot(snapshot.id)).volume_id == volume.id
