@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
 import shutil
 from pathlib import Path
@@ -20,8 +21,13 @@ from tests.support.databases import unavailable
 
 REAL_URI = os.environ.get("CLOUDPLANE_TEST_LIBVIRT_URI", "qemu:///system")
 TEST_URI = "test:///default"
-TEST_PREFIX = f"cptest-{secrets.token_hex(3)}-"
+TEST_NAMESPACE = "cptest-"
+"""Names of everything any test session makes on a libvirt host start with this."""
+TEST_PREFIX = f"{TEST_NAMESPACE}{secrets.token_hex(3)}-"
 """Names of everything this test session makes on a libvirt host start with this."""
+
+# Earlier sessions' leftovers are removed once, at this session's first real connection.
+_earlier_sessions_removed: list[bool] = []
 
 
 LIBVIRT_DOMAIN_LOGS = Path("/var/log/libvirt/qemu")
@@ -56,10 +62,27 @@ def real_connection() -> libvirt.virConnect:
     if not Path("/run/libvirt/libvirt-sock").exists() and REAL_URI == "qemu:///system":
         unavailable("libvirtd is not running (no /run/libvirt/libvirt-sock); run make services")
     try:
-        return libvirt.open(REAL_URI)
+        connection = libvirt.open(REAL_URI)
     except libvirt.libvirtError as exc:
         unavailable(f"libvirtd at {REAL_URI} does not answer: {exc.get_error_message()}")
         raise  # unreachable: unavailable() always raises
+    if not _earlier_sessions_removed:
+        _remove_earlier_sessions(connection)
+        _earlier_sessions_removed.append(True)
+    return connection
+
+
+def _remove_earlier_sessions(connection: libvirt.virConnect) -> None:
+    """Take away what an interrupted earlier test session left on the host (a network it left
+    active would hold its bridge and subnet, failing every later session's servers)."""
+    found = " ".join(objects_named(connection, TEST_NAMESPACE))
+    for earlier_prefix in set(re.findall(rf"{TEST_NAMESPACE}[0-9a-f]{{6}}-", found)):
+        if earlier_prefix != TEST_PREFIX:
+            remove_test_objects(connection, earlier_prefix)
+    if QEMU_SCRATCH_ROOT.is_dir():
+        for earlier in QEMU_SCRATCH_ROOT.glob(f"{TEST_NAMESPACE}*"):
+            if earlier.name != TEST_PREFIX.rstrip("-"):
+                shutil.rmtree(earlier, ignore_errors=True)
 
 
 QEMU_SCRATCH_ROOT = Path(
