@@ -280,8 +280,34 @@ ensure_qemu() {
 # --- libvirt --------------------------------------------------------------------------------------
 
 readonly LIBVIRT_SOCKET=/run/libvirt/libvirt-sock
+readonly VIRTLOGD_SOCKET=/run/libvirt/virtlogd-sock
 
 libvirt_answers() { timeout 10 virsh -c qemu:///system version; }
+
+# A socket file says nothing about a listener: a machine image or a daemon that died leaves the
+# file behind, and connecting to it is refused. Only a connection that succeeds counts.
+socket_accepts() {
+  python3 -c 'import socket, sys
+with socket.socket(socket.AF_UNIX) as probe:
+    probe.settimeout(5)
+    probe.connect(sys.argv[1])' "$1"
+}
+
+virtlogd_answers() { socket_accepts "$VIRTLOGD_SOCKET"; }
+
+# libvirtd hands every QEMU console to virtlogd, so a domain cannot start without it, even while
+# libvirtd itself answers. It is therefore checked on its own.
+ensure_virtlogd() {
+  local state="already running"
+  if ! virtlogd_answers >/dev/null 2>&1; then
+    mkdir -p /var/log/libvirt/qemu /run/libvirt
+    rm -f "$VIRTLOGD_SOCKET" /run/libvirt/virtlogd-admin-sock
+    start virtlogd virtlogd -d
+    wait_for virtlogd virtlogd_answers
+    state="started"
+  fi
+  report virtlogd "accepts on $VIRTLOGD_SOCKET: $state"
+}
 
 ensure_libvirt() {
   local state="already running"
@@ -290,10 +316,6 @@ ensure_libvirt() {
     chgrp kvm /dev/kvm && chmod 660 /dev/kvm
   fi
   if ! libvirt_answers >/dev/null 2>&1; then
-    mkdir -p /var/log/libvirt/qemu /run/libvirt
-    if ! [ -S /run/libvirt/virtlogd-sock ]; then
-      start virtlogd virtlogd -d
-    fi
     rm -f "$LIBVIRT_SOCKET"  # a stale socket from a daemon that died would look alive
     start libvirtd libvirtd -d
     wait_for libvirtd libvirt_answers
@@ -314,6 +336,7 @@ main() {
   ensure_rabbitmq
   ensure_redis
   ensure_qemu
+  ensure_virtlogd
   ensure_libvirt
 }
 
