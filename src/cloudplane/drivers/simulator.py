@@ -251,8 +251,10 @@ class SimulatorDriver(SimulatedStorage, SimulatedNetwork, Driver):
     ``"*"`` entry applies to operations without their own. ``fail`` names operations that raise
     ``DriverError(code="injected_fault")`` before changing anything. Unknown names in either
     knob raise ``ValueError`` so that a typo in the settings does not silently do nothing.
-    ``shared`` says other processes use the same directory (the distributed form): volume and
-    networking state is then read again on every call and changed under the directory's lock.
+    ``shared`` says other processes use the same directory (the distributed form): every call
+    then reads the state again (servers from their files; volumes and networking under the
+    directory's lock). Unshared, this process is the directory's only user, so memory is the
+    state and the files are written through only to survive a restart.
 
     Power transitions a real hypervisor would refuse raise ``DriverError(code="invalid_state")``:
     pausing a server that is not running, resuming one that is not paused, starting a paused
@@ -342,10 +344,11 @@ class SimulatorDriver(SimulatedStorage, SimulatedNetwork, Driver):
     async def list_servers(self) -> list[ServerInfo]:
         await self._simulate("list_servers")
         loaded = self._loaded()
-        servers = await asyncio.to_thread(self._files.read_all)
-        loaded.clear()
-        loaded.update(servers)
-        return [server.info() for server in servers.values()]
+        if self._shared:
+            servers = await asyncio.to_thread(self._files.read_all)
+            loaded.clear()
+            loaded.update(servers)
+        return [server.info() for server in loaded.values()]
 
     async def get_console(self, server_id: str) -> ConsoleInfo:
         await self._simulate("get_console")
@@ -432,8 +435,11 @@ class SimulatorDriver(SimulatedStorage, SimulatedNetwork, Driver):
         return self._servers
 
     async def _current(self, server_id: str) -> _SimulatedServer | None:
-        """The server as its file says now (another process may have changed it)."""
+        """The server as it is now: in memory, or with a shared directory as its file says
+        (another process may have changed it)."""
         loaded = self._loaded()
+        if not self._shared:
+            return loaded.get(server_id)
         server = await asyncio.to_thread(self._files.read, server_id)
         if server is None:
             loaded.pop(server_id, None)

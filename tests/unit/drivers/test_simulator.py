@@ -142,9 +142,14 @@ async def test_opening_keeps_a_fresh_temp_file_another_process_may_be_writing(
         assert await simulator.list_servers() == []
 
 
-async def test_two_drivers_over_one_directory_see_each_others_servers(state_dir: Path) -> None:
+async def test_two_drivers_sharing_one_directory_see_each_others_servers(
+    state_dir: Path,
+) -> None:
     spec = make_server_spec()
-    async with opened_simulator(state_dir) as first, opened_simulator(state_dir) as second:
+    async with (
+        opened_simulator(state_dir, shared=True) as first,
+        opened_simulator(state_dir, shared=True) as second,
+    ):
         await first.create_server(spec)
         assert [info.id for info in await second.list_servers()] == [spec.id]
         assert (await second.create_server(spec)).id == spec.id
@@ -156,6 +161,23 @@ async def test_two_drivers_over_one_directory_see_each_others_servers(state_dir:
 
     # Made once, though both drivers were asked to create it.
     assert (state_dir / CREATION_LOG).read_text().split() == [spec.id]
+
+
+async def test_an_unshared_driver_answers_from_memory_and_writes_through_to_disk(
+    state_dir: Path,
+) -> None:
+    spec = make_server_spec()
+    async with opened_simulator(state_dir) as simulator:
+        await simulator.create_server(spec)
+        # Its own directory: nobody else changes it, so it is not read again; the file that
+        # vanished behind its back is still the server it knows.
+        for path in state_files(state_dir):
+            path.unlink()
+        assert [info.id for info in await simulator.list_servers()] == [spec.id]
+        await simulator.stop_server(spec.id)
+        assert [path.name for path in state_files(state_dir)] == [f"{spec.id}.json"]
+    async with opened_simulator(state_dir) as reopened:
+        assert (await reopened.get_server(spec.id)).power_state is PowerState.SHUTDOWN
 
 
 async def test_opening_over_a_corrupt_state_file_raises_driver_error(state_dir: Path) -> None:
