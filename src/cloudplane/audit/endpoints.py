@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from sqlalchemy import select
 
 from cloudplane.audit.models import AuditEvent
@@ -13,8 +13,9 @@ from cloudplane.identity.dependencies import CurrentPrincipal
 from cloudplane.kit.deps import SessionDep
 from cloudplane.kit.errors import BadRequest, Unauthorized, error_responses
 from cloudplane.kit.pagination import ListParamsDep, Page, paginate, where_equal
+from cloudplane.kit.routing import PrefixedRouter
 
-router = APIRouter(prefix="/api/v1/audit-events", tags=["audit"])
+router = PrefixedRouter(prefix="/api/v1/audit-events", tags=["audit"])
 
 
 @router.get("", responses=error_responses(BadRequest, Unauthorized))

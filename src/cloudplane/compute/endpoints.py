@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, cast
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import Depends, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudplane.audit.recorder import note_resource
@@ -20,7 +20,7 @@ from cloudplane.compute.schemas import (
 )
 from cloudplane.compute.server_extras import NO_EXTRAS, load_server_extras
 from cloudplane.compute.states import ServerAction, ServerStatus
-from cloudplane.compute.views import ServerFields, server_accepted, server_out
+from cloudplane.compute.views import ServerFields, server_accepted, server_body, server_out
 from cloudplane.drivers.base import Capability, DriverError
 from cloudplane.identity.dependencies import CurrentPrincipal, WriterPrincipal
 from cloudplane.kit.deps import RuntimeDep, SessionDep
@@ -35,6 +35,7 @@ from cloudplane.kit.errors import (
     error_responses,
 )
 from cloudplane.kit.idempotency import IdempotencyDep
+from cloudplane.kit.json_body import JsonBody
 from cloudplane.kit.pagination import (
     ListParamsDep,
     Page,
@@ -43,8 +44,9 @@ from cloudplane.kit.pagination import (
     timestamped_name_sorts,
     where_equal,
 )
+from cloudplane.kit.routing import PrefixedRouter
 
-router = APIRouter(prefix="/api/v1/servers", tags=["compute"])
+router = PrefixedRouter(prefix="/api/v1/servers", tags=["compute"])
 
 _READ_ERRORS = error_responses(Unauthorized, NotFound)
 _ACTION_ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Conflict, NotSupported)
@@ -67,7 +69,7 @@ def _accepted(response: Response, accepted: ServerAccepted) -> ServerAccepted:
     return accepted
 
 
-@router.get("", responses=error_responses(Unauthorized, BadRequest))
+@router.get("", response_model=Page[ServerOut], responses=error_responses(Unauthorized, BadRequest))
 async def list_servers(
     session: SessionDep,
     principal: CurrentPrincipal,
@@ -81,7 +83,7 @@ async def list_servers(
     project_id: Annotated[str | None, Query(description="Admins only.")] = None,
     all_projects: Annotated[bool, Query(description="Admins only.")] = False,
     deleted: Annotated[bool, Query(description="Admins only: include deleted servers.")] = False,
-) -> Page[ServerOut]:
+) -> JsonBody:
     """Servers of the caller's project (admins: any project, or all), newest first."""
     scope: str | None = principal.project_id
     if principal.is_admin and all_projects:
@@ -91,28 +93,27 @@ async def list_servers(
     stmt = repository.server_views_query(
         project_id=scope, include_deleted=deleted and principal.is_admin
     )
+    servers = repository.SERVERS
     stmt = where_equal(
         stmt,
-        (Server.name, name),
-        (Server.status, status_.value if status_ else None),
-        (Server.flavor_id, flavor_id),
-        (Server.image_id, image_id),
-        (Server.host, host),
+        (servers.name, name),
+        (servers.status, status_.value if status_ else None),
+        (servers.flavor_id, flavor_id),
+        (servers.image_id, image_id),
+        (servers.host, host),
     )
     if name_prefix:
-        stmt = stmt.where(starts_with(Server.name, name_prefix))
+        stmt = stmt.where(starts_with(servers.name, name_prefix))
     rows, next_marker = await paginate_rows(
         session,
         stmt,
-        id_column=Server.id,
-        sort_columns=timestamped_name_sorts(Server, Server.name),
+        id_column=servers.id,
+        sort_columns=timestamped_name_sorts(servers, servers.name),
         params=params,
     )
     extras = await load_server_extras(session, [row.id for row in rows])
-    return Page(
-        items=[server_out(cast(ServerFields, row), extras.get(row.id, NO_EXTRAS)) for row in rows],
-        next_marker=next_marker,
-    )
+    items = [server_body(cast(ServerFields, row), extras.get(row.id, NO_EXTRAS)) for row in rows]
+    return JsonBody({"items": items, "next_marker": next_marker})
 
 
 @router.post(
@@ -139,16 +140,17 @@ async def create_server(
     return accepted
 
 
-@router.get("/{server_id}", responses=_READ_ERRORS)
+@router.get("/{server_id}", response_model=ServerOut, responses=_READ_ERRORS)
 async def show_server(
     server_id: str,
     session: SessionDep,
     principal: CurrentPrincipal,
     deleted: Annotated[bool, Query(description="Admins only: allow a deleted server.")] = False,
-) -> ServerOut:
+) -> JsonBody:
     """One server."""
     server = await service.get_server_view(session, principal, server_id, include_deleted=deleted)
-    return await _server_out(session, server)
+    extras = await load_server_extras(session, [server.id])
+    return JsonBody(server_body(server, extras.get(server.id, NO_EXTRAS)))
 
 
 @router.patch(

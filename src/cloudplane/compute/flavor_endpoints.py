@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import Query, Request, Response, status
 
 from cloudplane.audit.recorder import note_resource
 from cloudplane.compute import flavor_service
@@ -29,8 +29,9 @@ from cloudplane.kit.pagination import (
     timestamped_name_sorts,
     where_equal,
 )
+from cloudplane.kit.routing import PrefixedRouter
 
-router = APIRouter(prefix="/api/v1/flavors", tags=["compute"])
+router = PrefixedRouter(prefix="/api/v1/flavors", tags=["compute"])
 
 
 @router.get("", responses=error_responses(Unauthorized, BadRequest))

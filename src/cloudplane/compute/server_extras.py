@@ -10,16 +10,20 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloudplane.compute.schemas import ServerAddress, ServerFloatingIp, ServerVolume
-from cloudplane.network.server_ports import server_addresses, server_floating_ips
-from cloudplane.storage.server_volumes import server_volumes
+from cloudplane.network.server_ports import (
+    ServerAddressEntry,
+    ServerFloatingIpEntry,
+    server_addresses,
+    server_floating_ips,
+)
+from cloudplane.storage.server_volumes import ServerVolumeEntry, server_volumes
 
 
 @dataclass(frozen=True, slots=True)
 class ServerExtras:
-    addresses: list[ServerAddress] = field(default_factory=list)
-    floating_ips: list[ServerFloatingIp] = field(default_factory=list)
-    volumes: list[ServerVolume] = field(default_factory=list)
+    addresses: list[ServerAddressEntry] = field(default_factory=list)
+    floating_ips: list[ServerFloatingIpEntry] = field(default_factory=list)
+    volumes: list[ServerVolumeEntry] = field(default_factory=list)
 
 
 NO_EXTRAS = ServerExtras()
@@ -36,9 +40,9 @@ async def load_server_extras(
     volumes = await server_volumes(session, server_ids)
     return {
         server_id: ServerExtras(
-            addresses=list(addresses.get(server_id, [])),
-            floating_ips=list(floating_ips.get(server_id, [])),
-            volumes=[ServerVolume(**entry) for entry in volumes.get(server_id, [])],
+            addresses=addresses.get(server_id, []),
+            floating_ips=floating_ips.get(server_id, []),
+            volumes=volumes.get(server_id, []),
         )
         for server_id in server_ids
     }

@@ -1,13 +1,20 @@
-"""Server rows as API bodies."""
+"""Server rows as API bodies.
+
+A body is built once, as plain dicts (``ServerBody``): the read paths send it as it is (see
+``kit.json_body``), and the write paths validate it into ``ServerOut``/``ServerAccepted``. Both
+serialise through pydantic, so the JSON is the same either way.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
-from cloudplane.compute.schemas import Fault, ServerAccepted, ServerOut
+from cloudplane.compute.schemas import ServerAccepted, ServerOut
 from cloudplane.compute.server_extras import NO_EXTRAS, ServerExtras
 from cloudplane.compute.states import ServerStatus
+from cloudplane.network.server_ports import ServerAddressEntry, ServerFloatingIpEntry
+from cloudplane.storage.server_volumes import ServerVolumeEntry
 
 
 class ServerFields(Protocol):
@@ -52,35 +59,72 @@ class ServerFields(Protocol):
     def deleted_at(self) -> datetime | None: ...
 
 
-def server_out(server: ServerFields, extras: ServerExtras = NO_EXTRAS) -> ServerOut:
-    fault = None
+class FaultBody(TypedDict):
+    code: str
+    message: str
+    at: datetime
+
+
+class ServerBody(TypedDict):
+    """``ServerOut`` as plain data, field for field."""
+
+    id: str
+    name: str
+    description: str
+    project_id: str
+    user_id: str
+    flavor_id: str
+    image_id: str | None
+    status: str
+    task_state: str | None
+    power_state: str
+    addresses: list[ServerAddressEntry]
+    floating_ips: list[ServerFloatingIpEntry]
+    volumes: list[ServerVolumeEntry]
+    metadata: dict[str, str]
+    fault: FaultBody | None
+    host: str | None
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+
+
+def server_body(server: ServerFields, extras: ServerExtras = NO_EXTRAS) -> ServerBody:
+    """The body of ``server``: a dict shaped exactly like ``ServerOut``."""
+    fault: FaultBody | None = None
     if server.fault_code and server.fault_message and server.fault_at:
-        fault = Fault(code=server.fault_code, message=server.fault_message, at=server.fault_at)
-    status = ServerStatus.DELETED if server.deleted_at is not None else server.status
-    return ServerOut(
-        id=server.id,
-        name=server.name,
-        description=server.description,
-        project_id=server.project_id,
-        user_id=server.user_id,
-        flavor_id=server.flavor_id,
-        image_id=server.image_id,
-        status=ServerStatus(status),
-        task_state=server.task_state,
-        power_state=server.power_state,
-        addresses=extras.addresses,
-        floating_ips=extras.floating_ips,
-        volumes=extras.volumes,
-        metadata=dict(server.metadata_ or {}),
-        fault=fault,
-        host=server.host,
-        created_at=server.created_at,
-        updated_at=server.updated_at,
-        deleted_at=server.deleted_at,
-    )
+        fault = {"code": server.fault_code, "message": server.fault_message, "at": server.fault_at}
+    deleted = server.deleted_at is not None
+    return {
+        "id": server.id,
+        "name": server.name,
+        "description": server.description,
+        "project_id": server.project_id,
+        "user_id": server.user_id,
+        "flavor_id": server.flavor_id,
+        "image_id": server.image_id,
+        "status": ServerStatus.DELETED.value if deleted else server.status,
+        "task_state": server.task_state,
+        "power_state": server.power_state,
+        "addresses": extras.addresses,
+        "floating_ips": extras.floating_ips,
+        "volumes": extras.volumes,
+        "metadata": dict(server.metadata_ or {}),
+        "fault": fault,
+        "host": server.host,
+        "created_at": server.created_at,
+        "updated_at": server.updated_at,
+        "deleted_at": server.deleted_at,
+    }
+
+
+def server_out(server: ServerFields, extras: ServerExtras = NO_EXTRAS) -> ServerOut:
+    return ServerOut.model_validate(server_body(server, extras))
 
 
 def server_accepted(
     server: ServerFields, operation_id: str, extras: ServerExtras = NO_EXTRAS
 ) -> ServerAccepted:
-    return ServerAccepted(**server_out(server, extras).model_dump(), operation_id=operation_id)
+    return ServerAccepted.model_validate(
+        {**server_body(server, extras), "operation_id": operation_id}
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fastapi import APIRouter
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,8 +15,9 @@ from cloudplane.kit.db import LIVE
 from cloudplane.kit.deps import SessionDep
 from cloudplane.kit.errors import BadRequest, Forbidden, NotFound, Unauthorized, error_responses
 from cloudplane.kit.pagination import ListParamsDep, Page, paginate
+from cloudplane.kit.routing import PrefixedRouter
 
-router = APIRouter(prefix="/api/v1/hosts", tags=["compute"])
+router = PrefixedRouter(prefix="/api/v1/hosts", tags=["compute"])
 
 
 @router.get("", responses=error_responses(Unauthorized, Forbidden, BadRequest))

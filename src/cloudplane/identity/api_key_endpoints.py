@@ -6,7 +6,7 @@ answer only: the server keeps a hash, and an ``Idempotency-Key`` replay answers 
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from fastapi import Request, status
 
 from cloudplane.audit.recorder import note_resource
 from cloudplane.identity import repository, service
@@ -24,8 +24,9 @@ from cloudplane.kit.errors import (
 )
 from cloudplane.kit.idempotency import IdempotencyDep
 from cloudplane.kit.pagination import ListParamsDep, Page, paginate, timestamped_name_sorts
+from cloudplane.kit.routing import PrefixedRouter
 
-router = APIRouter(prefix="/api/v1/api-keys", tags=["identity"])
+router = PrefixedRouter(prefix="/api/v1/api-keys", tags=["identity"])
 
 
 @router.get("", responses=error_responses(Unauthorized, BadRequest))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from cloudplane.identity import auth_service
 from cloudplane.identity.auth_service import IssuedTokens
 from cloudplane.identity.dependencies import CurrentPrincipal
@@ -18,8 +16,9 @@ from cloudplane.identity.schemas import (
 from cloudplane.kit.db import unit_of_work
 from cloudplane.kit.deps import RuntimeDep, SessionDep
 from cloudplane.kit.errors import Unauthorized, error_responses
+from cloudplane.kit.routing import PrefixedRouter
 
-router = APIRouter(prefix="/api/v1/auth", tags=["identity"])
+router = PrefixedRouter(prefix="/api/v1/auth", tags=["identity"])
 
 
 def _token_pair(issued: IssuedTokens) -> TokenPair:

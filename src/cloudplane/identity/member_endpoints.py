@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 
 from cloudplane.identity import repository, service
 from cloudplane.identity.dependencies import AdminPrincipal
@@ -20,8 +20,9 @@ from cloudplane.kit.errors import (
     error_responses,
 )
 from cloudplane.kit.pagination import ListParamsDep, Page, paginate
+from cloudplane.kit.routing import PrefixedRouter
 
-router = APIRouter(prefix="/api/v1/projects/{project_id}/members", tags=["identity"])
+router = PrefixedRouter(prefix="/api/v1/projects/{project_id}/members", tags=["identity"])
 
 
 @router.get("", responses=error_responses(Unauthorized, Forbidden, NotFound, BadRequest))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import Query, Request, status
 
 from cloudplane.audit.recorder import note_resource
 from cloudplane.identity import repository, service
@@ -34,8 +34,9 @@ from cloudplane.kit.errors import (
 )
 from cloudplane.kit.idempotency import IdempotencyDep
 from cloudplane.kit.pagination import ListParamsDep, Page, paginate, timestamped_name_sorts
+from cloudplane.kit.routing import PrefixedRouter
 
-router = APIRouter(prefix="/api/v1/projects", tags=["identity"])
+router = PrefixedRouter(prefix="/api/v1/projects", tags=["identity"])
 
 _READ_ERRORS = error_responses(Unauthorized, NotFound)
 _ADMIN_WRITE_ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Conflict)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from starlette.requests import ClientDisconnect
 
@@ -34,8 +34,9 @@ from cloudplane.kit.pagination import (
     timestamped_name_sorts,
     where_equal,
 )
+from cloudplane.kit.routing import PrefixedRouter
 
-router = APIRouter(prefix="/api/v1/images", tags=["images"])
+router = PrefixedRouter(prefix="/api/v1/images", tags=["images"])
 
 OCTET_STREAM = "application/octet-stream"
 

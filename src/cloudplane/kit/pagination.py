@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, Select, tuple_
 from sqlalchemy import Row as SqlRow
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.elements import KeyedColumnElement
 
 from cloudplane.kit.errors import BadRequest
 
@@ -56,14 +57,18 @@ async def list_params(
 
 ListParamsDep = Annotated[ListParams, Depends(list_params)]
 
-SortColumns = dict[str, InstrumentedAttribute[Any]]
+Column = InstrumentedAttribute[Any] | KeyedColumnElement[Any]
+"""A column to filter, sort or cut pages by: a mapped attribute, or a table column for
+statements that are read as plain rows."""
+
+SortColumns = dict[str, Column]
 
 
 async def paginate(
     session: AsyncSession,
     stmt: Select[Row],
     *,
-    id_column: InstrumentedAttribute[str],
+    id_column: Column,
     sort_columns: SortColumns,
     params: ListParams,
 ) -> tuple[Sequence[Row], str | None]:
@@ -80,7 +85,7 @@ async def paginate_rows(
     session: AsyncSession,
     stmt: Select[Any],
     *,
-    id_column: InstrumentedAttribute[str],
+    id_column: Column,
     sort_columns: SortColumns,
     params: ListParams,
 ) -> tuple[Sequence[SqlRow[Any]], str | None]:
@@ -94,7 +99,7 @@ async def paginate_rows(
 async def _page_statement(
     session: AsyncSession,
     stmt: Select[Any],
-    id_column: InstrumentedAttribute[str],
+    id_column: Column,
     sort_columns: SortColumns,
     params: ListParams,
 ) -> Select[Any]:
@@ -116,7 +121,7 @@ async def _page_statement(
 
 
 def _cut(
-    rows: Sequence[T], id_column: InstrumentedAttribute[str], params: ListParams
+    rows: Sequence[T], id_column: Column, params: ListParams
 ) -> tuple[Sequence[T], str | None]:
     if len(rows) <= params.limit:
         return rows, None
@@ -125,8 +130,8 @@ def _cut(
 
 
 def _after(
-    column: InstrumentedAttribute[Any],
-    id_column: InstrumentedAttribute[str],
+    column: Column,
+    id_column: Column,
     value: Any,
     params: ListParams,
 ) -> Any:
@@ -143,7 +148,7 @@ def like_prefix(prefix: str) -> str:
     return f"{escaped}%"
 
 
-def starts_with(column: InstrumentedAttribute[str], prefix: str) -> ColumnElement[bool]:
+def starts_with(column: Column, prefix: str) -> ColumnElement[bool]:
     """``column LIKE 'prefix%'`` with the prefix taken literally (``%`` and ``_`` escaped)."""
     return column.like(like_prefix(prefix), escape="\\")
 
@@ -156,6 +161,6 @@ def where_equal(stmt: Select[Row], *filters: tuple[Any, object | None]) -> Selec
     return stmt
 
 
-def timestamped_name_sorts(model: Any, name: InstrumentedAttribute[str]) -> SortColumns:
+def timestamped_name_sorts(model: Any, name: Column) -> SortColumns:
     """The sort keys of API.md for a resource with timestamps and a name."""
     return {"created_at": model.created_at, "updated_at": model.updated_at, "name": name}

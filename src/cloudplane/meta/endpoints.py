@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
@@ -12,8 +12,9 @@ from sqlalchemy import text
 
 from cloudplane import __version__
 from cloudplane.kit.deps import RuntimeDep
+from cloudplane.kit.routing import PrefixedRouter
 
-router = APIRouter(tags=["meta"])
+router = PrefixedRouter(tags=["meta"])
 
 _CHECK_TIMEOUT_S = 3.0
 

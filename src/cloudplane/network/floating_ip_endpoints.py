@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import Depends, Query, Request, Response, status
 from sqlalchemy import select
 
 from cloudplane.audit.recorder import note_resource
@@ -26,6 +26,7 @@ from cloudplane.kit.errors import (
 )
 from cloudplane.kit.idempotency import IdempotencyDep
 from cloudplane.kit.pagination import ListParamsDep, Page, paginate
+from cloudplane.kit.routing import PrefixedRouter
 from cloudplane.network import floating_ip_service as service
 from cloudplane.network import repository
 from cloudplane.network.floating_ip_schemas import (
@@ -52,7 +53,7 @@ def _require_floating_ips(runtime: RuntimeDep) -> None:
     service.require_floating_ips(runtime)
 
 
-router = APIRouter(
+router = PrefixedRouter(
     prefix="/api/v1/floating-ips",
     tags=["network"],
     dependencies=[Depends(_require_floating_ips)],

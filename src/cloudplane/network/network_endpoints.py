@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import Query, Request, Response, status
 
 from cloudplane.audit.recorder import note_resource
 from cloudplane.identity.dependencies import CurrentPrincipal, WriterPrincipal
@@ -20,6 +20,7 @@ from cloudplane.kit.errors import (
 )
 from cloudplane.kit.idempotency import IdempotencyDep
 from cloudplane.kit.pagination import ListParamsDep, Page, like_prefix, paginate
+from cloudplane.kit.routing import PrefixedRouter
 from cloudplane.network import network_service, repository
 from cloudplane.network.listing import (
     AllProjectsQuery,
@@ -33,7 +34,7 @@ from cloudplane.network.models import Network
 from cloudplane.network.schemas import NetworkCreate, NetworkOut, NetworkStatus, NetworkUpdate
 from cloudplane.network.views import network_out
 
-router = APIRouter(prefix="/api/v1/networks", tags=["network"])
+router = PrefixedRouter(prefix="/api/v1/networks", tags=["network"])
 
 _WRITE_ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Conflict)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import Query, Request, Response, status
 from sqlalchemy import select
 
 from cloudplane.audit.recorder import note_resource
@@ -23,6 +23,7 @@ from cloudplane.kit.errors import (
 )
 from cloudplane.kit.idempotency import IdempotencyDep
 from cloudplane.kit.pagination import ListParamsDep, Page, like_prefix, paginate
+from cloudplane.kit.routing import PrefixedRouter
 from cloudplane.network import port_service, repository
 from cloudplane.network.listing import (
     AllProjectsQuery,
@@ -37,7 +38,7 @@ from cloudplane.network.network_service import get_usable_network
 from cloudplane.network.schemas import DeviceOwner, PortCreate, PortOut, PortStatus, PortUpdate
 from cloudplane.network.views import port_out, ports_out
 
-router = APIRouter(prefix="/api/v1/ports", tags=["network"])
+router = PrefixedRouter(prefix="/api/v1/ports", tags=["network"])
 
 _WRITE_ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Conflict, NotSupported)
 

@@ -5,7 +5,7 @@ Every endpoint answers 501 ``not_supported`` when the driver cannot filter traff
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import Depends, Request, Response, status
 
 from cloudplane.audit.recorder import note_resource
 from cloudplane.identity.dependencies import CurrentPrincipal, WriterPrincipal
@@ -22,6 +22,7 @@ from cloudplane.kit.errors import (
 )
 from cloudplane.kit.idempotency import IdempotencyDep
 from cloudplane.kit.pagination import ListParamsDep, Page, like_prefix, paginate
+from cloudplane.kit.routing import PrefixedRouter
 from cloudplane.network import repository
 from cloudplane.network import security_group_service as service
 from cloudplane.network.listing import (
@@ -46,12 +47,12 @@ def _require_security_groups(runtime: RuntimeDep) -> None:
     service.require_security_groups(runtime)
 
 
-router = APIRouter(
+router = PrefixedRouter(
     prefix="/api/v1/security-groups",
     tags=["network"],
     dependencies=[Depends(_require_security_groups)],
 )
-rule_router = APIRouter(
+rule_router = PrefixedRouter(
     prefix="/api/v1/security-group-rules",
     tags=["network"],
     dependencies=[Depends(_require_security_groups)],

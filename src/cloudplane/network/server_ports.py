@@ -12,12 +12,11 @@ import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloudplane.compute.schemas import ServerAddress, ServerFloatingIp
 from cloudplane.drivers.network_contract import InterfaceSpec
 from cloudplane.identity.principal import Principal
 from cloudplane.kit.clock import utcnow
@@ -142,6 +141,22 @@ def interfaces_for(ports: Sequence[Port]) -> tuple[InterfaceSpec, ...]:
     )
 
 
+class ServerAddressEntry(TypedDict):
+    """One entry of a server body's ``addresses``: a fixed IP of one of its ports."""
+
+    network_id: str
+    port_id: str
+    ip: str
+    mac: str
+
+
+class ServerFloatingIpEntry(TypedDict):
+    """One entry of a server body's ``floating_ips``."""
+
+    id: str
+    ip: str
+
+
 _ports = Port.__table__
 _floating_ips = FloatingIp.__table__
 
@@ -178,33 +193,32 @@ def _floating_ips_statement() -> Select[Any]:
 
 async def server_addresses(
     session: AsyncSession, server_ids: Iterable[str]
-) -> dict[str, list[ServerAddress]]:
+) -> dict[str, list[ServerAddressEntry]]:
     """Each server's ``addresses`` (one entry per fixed IP), for a whole page in one query."""
     ids = list(server_ids)
-    found: dict[str, list[ServerAddress]] = defaultdict(list)
+    found: dict[str, list[ServerAddressEntry]] = defaultdict(list)
     if not ids:
         return found
     rows = await session.execute(_addresses_statement(), {"server_ids": ids})
     for server_id, port_id, network_id, mac, fixed_ips in rows:
         found[server_id].extend(
-            ServerAddress(network_id=network_id, port_id=port_id, ip=ip, mac=mac)
-            for ip in fixed_ips
+            {"network_id": network_id, "port_id": port_id, "ip": ip, "mac": mac} for ip in fixed_ips
         )
     return found
 
 
 async def server_floating_ips(
     session: AsyncSession, server_ids: Iterable[str]
-) -> dict[str, list[ServerFloatingIp]]:
+) -> dict[str, list[ServerFloatingIpEntry]]:
     """Each server's ``floating_ips``, for a whole page in one query."""
     ids = list(server_ids)
-    found: dict[str, list[ServerFloatingIp]] = defaultdict(list)
+    found: dict[str, list[ServerFloatingIpEntry]] = defaultdict(list)
     if not ids:
         return found
     rows = await session.execute(_floating_ips_statement(), {"server_ids": ids})
     for server_id, floating_ip_id, ip in rows:
         if server_id is not None:
-            found[server_id].append(ServerFloatingIp(id=floating_ip_id, ip=ip))
+            found[server_id].append({"id": floating_ip_id, "ip": ip})
     return found
 
 

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,10 +14,11 @@ from cloudplane.identity.dependencies import CurrentPrincipal
 from cloudplane.kit.deps import SessionDep
 from cloudplane.kit.errors import BadRequest, NotFound, Unauthorized, error_responses
 from cloudplane.kit.pagination import ListParamsDep, Page, paginate, where_equal
+from cloudplane.kit.routing import PrefixedRouter
 from cloudplane.operations.models import Operation, OperationEvent
 from cloudplane.operations.schemas import OperationEventOut, OperationOut
 
-router = APIRouter(prefix="/api/v1/operations", tags=["operations"])
+router = PrefixedRouter(prefix="/api/v1/operations", tags=["operations"])
 
 OperationStatus = Literal["pending", "running", "succeeded", "failed"]
 

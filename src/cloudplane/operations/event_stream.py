@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import Header, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
@@ -25,10 +25,11 @@ from cloudplane.kit.clock import rfc3339, utcnow
 from cloudplane.kit.db import unit_of_work
 from cloudplane.kit.deps import RuntimeDep
 from cloudplane.kit.errors import BadRequest, Unauthorized, error_responses
+from cloudplane.kit.routing import PrefixedRouter
 from cloudplane.operations.models import Operation
 from cloudplane.runtime import Runtime
 
-router = APIRouter(prefix="/api/v1/events", tags=["operations"])
+router = PrefixedRouter(prefix="/api/v1/events", tags=["operations"])
 
 _BATCH = 200
 _KEEPALIVE_S = 15.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import Query, Request, Response, status
 
 from cloudplane.audit.recorder import note_resource
 from cloudplane.identity.dependencies import CurrentPrincipal, WriterPrincipal
@@ -21,6 +21,7 @@ from cloudplane.kit.errors import (
 )
 from cloudplane.kit.idempotency import IdempotencyDep
 from cloudplane.kit.pagination import ListParamsDep, Page, paginate, where_equal
+from cloudplane.kit.routing import PrefixedRouter
 from cloudplane.network.listing import (
     AllProjectsQuery,
     DeletedQuery,
@@ -34,7 +35,7 @@ from cloudplane.protection.schemas import CheckpointAccepted, CheckpointCreate, 
 from cloudplane.protection.states import CheckpointStatus
 from cloudplane.protection.views import checkpoint_accepted, checkpoint_out
 
-router = APIRouter(prefix="/api/v1/protection/checkpoints", tags=["protection"])
+router = PrefixedRouter(prefix="/api/v1/protection/checkpoints", tags=["protection"])
 
 _ACTION_ERRORS = error_responses(
     Unauthorized, Forbidden, NotFound, Conflict, QuotaExceeded, NotSupported

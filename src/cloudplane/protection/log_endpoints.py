@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from cloudplane.identity.dependencies import CurrentPrincipal
 from cloudplane.kit.deps import SessionDep
 from cloudplane.kit.errors import BadRequest, Unauthorized, error_responses
 from cloudplane.kit.pagination import ListParamsDep, Page, paginate, where_equal
+from cloudplane.kit.routing import PrefixedRouter
 from cloudplane.network.listing import AllProjectsQuery, ProjectQuery, list_scope
 from cloudplane.protection import repository
 from cloudplane.protection.models import ProtectionLog
@@ -17,7 +18,7 @@ from cloudplane.protection.schemas import OperationLogOut
 from cloudplane.protection.states import LogStatus, LogType
 from cloudplane.protection.views import log_out
 
-router = APIRouter(prefix="/api/v1/protection/operation-logs", tags=["protection"])
+router = PrefixedRouter(prefix="/api/v1/protection/operation-logs", tags=["protection"])
 
 
 @router.get("", responses=error_responses(Unauthorized, BadRequest))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import Query, Request, Response, status
 
 from cloudplane.audit.recorder import note_resource
 from cloudplane.identity.dependencies import CurrentPrincipal, WriterPrincipal
@@ -29,6 +29,7 @@ from cloudplane.kit.pagination import (
     timestamped_name_sorts,
     where_equal,
 )
+from cloudplane.kit.routing import PrefixedRouter
 from cloudplane.network.listing import (
     AllProjectsQuery,
     DeletedQuery,
@@ -42,7 +43,7 @@ from cloudplane.protection.schemas import PlanCreate, PlanOut, PlanUpdate
 from cloudplane.protection.states import PlanStatus
 from cloudplane.protection.views import plan_out
 
-router = APIRouter(prefix="/api/v1/protection/plans", tags=["protection"])
+router = PrefixedRouter(prefix="/api/v1/protection/plans", tags=["protection"])
 
 _WRITE_ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Conflict)
 

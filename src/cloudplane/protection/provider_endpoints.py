@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from cloudplane.identity.dependencies import CurrentPrincipal
 from cloudplane.kit.deps import RuntimeDep, SessionDep
 from cloudplane.kit.errors import NotFound, Unauthorized, error_responses
 from cloudplane.kit.pagination import Page
+from cloudplane.kit.routing import PrefixedRouter
 from cloudplane.protection import protectables
 from cloudplane.protection.providers import build_providers
 from cloudplane.protection.schemas import (
@@ -20,7 +19,7 @@ from cloudplane.protection.states import ResourceType
 from cloudplane.protection.validation import provider_by_id
 from cloudplane.protection.views import provider_out
 
-router = APIRouter(prefix="/api/v1/protection", tags=["protection"])
+router = PrefixedRouter(prefix="/api/v1/protection", tags=["protection"])
 
 
 @router.get("/providers", responses=error_responses(Unauthorized))

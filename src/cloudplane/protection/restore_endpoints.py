@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import Request, Response, status
 
 from cloudplane.audit.recorder import note_resource
 from cloudplane.identity.dependencies import CurrentPrincipal, WriterPrincipal
@@ -18,6 +18,7 @@ from cloudplane.kit.errors import (
 )
 from cloudplane.kit.idempotency import IdempotencyDep
 from cloudplane.kit.pagination import ListParamsDep, Page, paginate, where_equal
+from cloudplane.kit.routing import PrefixedRouter
 from cloudplane.network.listing import AllProjectsQuery, ProjectQuery, list_scope
 from cloudplane.protection import repository, restore_service
 from cloudplane.protection.models import Restore, Verification
@@ -36,8 +37,8 @@ from cloudplane.protection.views import (
     verification_out,
 )
 
-restore_router = APIRouter(prefix="/api/v1/protection/restores", tags=["protection"])
-verification_router = APIRouter(prefix="/api/v1/protection/verifications", tags=["protection"])
+restore_router = PrefixedRouter(prefix="/api/v1/protection/restores", tags=["protection"])
+verification_router = PrefixedRouter(prefix="/api/v1/protection/verifications", tags=["protection"])
 
 _ACTION_ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Conflict, NotSupported)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import Request, Response, status
 
 from cloudplane.audit.recorder import note_resource
 from cloudplane.identity.dependencies import CurrentPrincipal, WriterPrincipal
@@ -18,6 +18,7 @@ from cloudplane.kit.errors import (
 )
 from cloudplane.kit.idempotency import IdempotencyDep
 from cloudplane.kit.pagination import ListParamsDep, Page, paginate, timestamped_name_sorts
+from cloudplane.kit.routing import PrefixedRouter
 from cloudplane.network.listing import (
     AllProjectsQuery,
     DeletedQuery,
@@ -30,7 +31,7 @@ from cloudplane.protection.models import ScheduledOperation
 from cloudplane.protection.schemas import ScheduledOperationCreate, ScheduledOperationOut
 from cloudplane.protection.views import scheduled_operation_out
 
-router = APIRouter(prefix="/api/v1/protection/scheduled-operations", tags=["protection"])
+router = PrefixedRouter(prefix="/api/v1/protection/scheduled-operations", tags=["protection"])
 
 
 @router.get("", responses=error_responses(Unauthorized, BadRequest))

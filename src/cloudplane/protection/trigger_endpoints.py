@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import Request, Response, status
 
 from cloudplane.audit.recorder import note_resource
 from cloudplane.identity.dependencies import CurrentPrincipal, WriterPrincipal
@@ -18,6 +18,7 @@ from cloudplane.kit.errors import (
 )
 from cloudplane.kit.idempotency import IdempotencyDep
 from cloudplane.kit.pagination import ListParamsDep, Page, paginate, timestamped_name_sorts
+from cloudplane.kit.routing import PrefixedRouter
 from cloudplane.network.listing import (
     AllProjectsQuery,
     DeletedQuery,
@@ -30,7 +31,7 @@ from cloudplane.protection.models import ProtectionTrigger
 from cloudplane.protection.schemas import TriggerCreate, TriggerOut, TriggerUpdate
 from cloudplane.protection.views import trigger_out
 
-router = APIRouter(prefix="/api/v1/protection/triggers", tags=["protection"])
+router = PrefixedRouter(prefix="/api/v1/protection/triggers", tags=["protection"])
 
 _WRITE_ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Conflict)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from cloudplane.compute.service import get_server
 from cloudplane.identity.dependencies import WriterPrincipal
@@ -15,12 +15,13 @@ from cloudplane.kit.errors import (
     Unauthorized,
     error_responses,
 )
+from cloudplane.kit.routing import PrefixedRouter
 from cloudplane.storage import repository, service
 from cloudplane.storage.schemas import AttachmentAccepted, AttachRequest
 from cloudplane.storage.server_volumes import attach_volume_request, detach_volume_request
 from cloudplane.storage.views import volume_view
 
-router = APIRouter(prefix="/api/v1/servers", tags=["storage"])
+router = PrefixedRouter(prefix="/api/v1/servers", tags=["storage"])
 
 _ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Conflict, NotSupported)
 

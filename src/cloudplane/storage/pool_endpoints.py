@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import Query, Request, Response, status
 
 from cloudplane.audit.recorder import note_resource
 from cloudplane.identity.dependencies import AdminPrincipal
@@ -20,6 +20,7 @@ from cloudplane.kit.errors import (
 )
 from cloudplane.kit.idempotency import IdempotencyDep
 from cloudplane.kit.pagination import ListParamsDep, Page, like_prefix, paginate
+from cloudplane.kit.routing import PrefixedRouter
 from cloudplane.storage import pool_service
 from cloudplane.storage.models import StoragePool
 from cloudplane.storage.repository import pools_query
@@ -31,7 +32,7 @@ from cloudplane.storage.schemas import (
 )
 from cloudplane.storage.views import pool_view, pool_views
 
-router = APIRouter(prefix="/api/v1/storage-pools", tags=["storage"])
+router = PrefixedRouter(prefix="/api/v1/storage-pools", tags=["storage"])
 
 _READ_ERRORS = error_responses(Unauthorized, Forbidden, NotFound)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import Query, Request, Response, status
 
 from cloudplane.audit.recorder import note_resource
 from cloudplane.identity.dependencies import CurrentPrincipal, WriterPrincipal
@@ -21,6 +21,7 @@ from cloudplane.kit.errors import (
 )
 from cloudplane.kit.idempotency import IdempotencyDep
 from cloudplane.kit.pagination import ListParamsDep, Page, like_prefix, paginate
+from cloudplane.kit.routing import PrefixedRouter
 from cloudplane.storage import repository, service
 from cloudplane.storage.models import Volume
 from cloudplane.storage.schemas import (
@@ -33,7 +34,7 @@ from cloudplane.storage.schemas import (
 from cloudplane.storage.states import VolumeStatus
 from cloudplane.storage.views import volume_accepted, volume_view, volume_views
 
-router = APIRouter(prefix="/api/v1/volumes", tags=["storage"])
+router = PrefixedRouter(prefix="/api/v1/volumes", tags=["storage"])
 
 _ACTION_ERRORS = error_responses(
     Unauthorized, Forbidden, NotFound, Conflict, QuotaExceeded, NotSupported

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import Query, Request, Response, status
 
 from cloudplane.audit.recorder import note_resource
 from cloudplane.identity.dependencies import AdminPrincipal, CurrentPrincipal
@@ -19,13 +19,14 @@ from cloudplane.kit.errors import (
 )
 from cloudplane.kit.idempotency import IdempotencyDep
 from cloudplane.kit.pagination import ListParamsDep, Page, like_prefix, paginate
+from cloudplane.kit.routing import PrefixedRouter
 from cloudplane.storage import volume_type_service
 from cloudplane.storage.models import VolumeType
 from cloudplane.storage.repository import volume_types_query
 from cloudplane.storage.schemas import VolumeTypeCreate, VolumeTypeOut, VolumeTypeUpdate
 from cloudplane.storage.views import volume_type_out
 
-router = APIRouter(prefix="/api/v1/volume-types", tags=["storage"])
+router = PrefixedRouter(prefix="/api/v1/volume-types", tags=["storage"])
 
 _WRITE_ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Conflict)
 

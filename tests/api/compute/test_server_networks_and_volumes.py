@@ -7,6 +7,8 @@ from typing import Any
 from tests.support.api import ApiSession, assert_error
 from tests.support.factories import catalogue_ids, create_server
 
+from cloudplane.compute.schemas import ServerOut
+
 
 async def _network(api: ApiSession, name: str) -> dict[str, Any]:
     listed = (await api.get("/networks", params={"name": name})).json()["items"]
@@ -192,3 +194,28 @@ async def test_an_image_a_volume_was_made_from_cannot_be_deleted(admin: ApiSessi
     await admin.settle()
     error = assert_error(await admin.delete(f"/images/{image_id}"), 409, "conflict")
     assert error["details"]["in_use_by"] == {"volumes": 1}
+
+
+async def test_show_and_list_bodies_are_exactly_what_the_server_model_serialises(
+    admin: ApiSession,
+) -> None:
+    # Show and list send bodies built as plain data; they must match ``ServerOut`` field for
+    # field and byte for byte (times in ISO 8601 with Z), extras included.
+    server = await create_server(admin, name="shape", boot_volume={"size_gb": 1})
+    await admin.settle()
+    allocated = await admin.post("/floating-ips", json={})
+    floating_ip = allocated.json()
+    associated = await admin.post(
+        f"/floating-ips/{floating_ip['id']}/associate", json={"server_id": server["id"]}
+    )
+    assert associated.status_code == 202, associated.text
+    await admin.settle()
+    shown = await admin.get(f"/servers/{server['id']}")
+    body = shown.json()
+    assert len(body["addresses"]) == 1
+    assert len(body["floating_ips"]) == 1
+    assert len(body["volumes"]) == 1
+    assert shown.headers["content-type"] == "application/json"
+    assert shown.content == ServerOut.model_validate(body).model_dump_json().encode()
+    listed = (await admin.get("/servers", params={"name": "shape"})).json()
+    assert listed == {"items": [body], "next_marker": None}

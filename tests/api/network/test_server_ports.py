@@ -62,7 +62,7 @@ async def test_a_server_gets_a_port_per_request_in_order(admin: ApiSession) -> N
     ]
     async with unit_of_work(member.runtime.sessions) as session:
         addresses = await server_addresses(session, [server["id"], "unknown"])
-    assert [(a.network_id, a.ip) for a in addresses[server["id"]]] == [
+    assert [(a["network_id"], a["ip"]) for a in addresses[server["id"]]] == [
         (first["id"], "10.40.0.40"),
         (second["id"], ports[1].fixed_ips[0]),
     ]
@@ -151,7 +151,7 @@ async def test_releasing_deletes_made_ports_unbinds_given_ones_and_keeps_floatin
     await member.settle()
     async with unit_of_work(member.runtime.sessions) as session:
         listed = await server_floating_ips(session, [server["id"]])
-    assert {f.id for f in listed[server["id"]]} == {on_made["id"], on_given["id"]}
+    assert {f["id"] for f in listed[server["id"]]} == {on_made["id"], on_given["id"]}
 
     async with unit_of_work(member.runtime.sessions, write=True) as session:
         await release_server_ports(session, member.runtime, server["id"])
