@@ -11,9 +11,13 @@ from datetime import datetime
 from typing import Any, Protocol, TypedDict
 
 from cloudplane.compute.schemas import ServerAccepted, ServerOut
-from cloudplane.compute.server_extras import NO_EXTRAS, ServerExtras
+from cloudplane.compute.server_extras import (
+    NO_EXTRAS,
+    ServerAddressEntry,
+    ServerExtras,
+    ServerFloatingIpEntry,
+)
 from cloudplane.compute.states import ServerStatus
-from cloudplane.network.server_ports import ServerAddressEntry, ServerFloatingIpEntry
 from cloudplane.storage.server_volumes import ServerVolumeEntry
 
 

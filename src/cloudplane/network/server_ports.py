@@ -8,13 +8,10 @@ ports given to it (unbound, and kept, when it goes).
 
 from __future__ import annotations
 
-import functools
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
 
-from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudplane.drivers.network_contract import InterfaceSpec
@@ -139,87 +136,6 @@ def interfaces_for(ports: Sequence[Port]) -> tuple[InterfaceSpec, ...]:
         )
         for port in ports
     )
-
-
-class ServerAddressEntry(TypedDict):
-    """One entry of a server body's ``addresses``: a fixed IP of one of its ports."""
-
-    network_id: str
-    port_id: str
-    ip: str
-    mac: str
-
-
-class ServerFloatingIpEntry(TypedDict):
-    """One entry of a server body's ``floating_ips``."""
-
-    id: str
-    ip: str
-
-
-_ports = Port.__table__
-_floating_ips = FloatingIp.__table__
-
-
-@functools.cache
-def _addresses_statement() -> Select[Any]:
-    # Built once: the hot read paths (server show and list) run it for every request. Core
-    # columns, not ORM entities: the rows are read, never changed.
-    return (
-        select(
-            _ports.c.device_id, _ports.c.id, _ports.c.network_id, _ports.c.mac, _ports.c.fixed_ips
-        )
-        .where(
-            _ports.c.device_id.in_(bindparam("server_ids", expanding=True)),
-            _ports.c.deleted_key == LIVE,
-        )
-        .order_by(_ports.c.created_at, _ports.c.id)
-    )
-
-
-@functools.cache
-def _floating_ips_statement() -> Select[Any]:
-    return (
-        select(_ports.c.device_id, _floating_ips.c.id, _floating_ips.c.ip)
-        .join(_ports, _ports.c.id == _floating_ips.c.port_id)
-        .where(
-            _ports.c.device_id.in_(bindparam("server_ids", expanding=True)),
-            _ports.c.deleted_key == LIVE,
-            _floating_ips.c.deleted_key == LIVE,
-        )
-        .order_by(_floating_ips.c.created_at, _floating_ips.c.id)
-    )
-
-
-async def server_addresses(
-    session: AsyncSession, server_ids: Iterable[str]
-) -> dict[str, list[ServerAddressEntry]]:
-    """Each server's ``addresses`` (one entry per fixed IP), for a whole page in one query."""
-    ids = list(server_ids)
-    found: dict[str, list[ServerAddressEntry]] = defaultdict(list)
-    if not ids:
-        return found
-    rows = await session.execute(_addresses_statement(), {"server_ids": ids})
-    for server_id, port_id, network_id, mac, fixed_ips in rows:
-        found[server_id].extend(
-            {"network_id": network_id, "port_id": port_id, "ip": ip, "mac": mac} for ip in fixed_ips
-        )
-    return found
-
-
-async def server_floating_ips(
-    session: AsyncSession, server_ids: Iterable[str]
-) -> dict[str, list[ServerFloatingIpEntry]]:
-    """Each server's ``floating_ips``, for a whole page in one query."""
-    ids = list(server_ids)
-    found: dict[str, list[ServerFloatingIpEntry]] = defaultdict(list)
-    if not ids:
-        return found
-    rows = await session.execute(_floating_ips_statement(), {"server_ids": ids})
-    for server_id, floating_ip_id, ip in rows:
-        if server_id is not None:
-            found[server_id].append({"id": floating_ip_id, "ip": ip})
-    return found
 
 
 @dataclass(slots=True)

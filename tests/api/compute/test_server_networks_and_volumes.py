@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from tests.support.api import ApiSession, assert_error
 from tests.support.factories import catalogue_ids, create_server
 
@@ -196,6 +197,7 @@ async def test_an_image_a_volume_was_made_from_cannot_be_deleted(admin: ApiSessi
     assert error["details"]["in_use_by"] == {"volumes": 1}
 
 
+@pytest.mark.parametrize("engine_name", ["sqlite", "postgresql", "mariadb"], indirect=True)
 async def test_show_and_list_bodies_are_exactly_what_the_server_model_serialises(
     admin: ApiSession,
 ) -> None:

@@ -14,6 +14,7 @@ from tests.api.network.network_factories import (
 from tests.support.api import ApiSession
 from tests.support.factories import active_server, new_project_member
 
+from cloudplane.compute.server_extras import load_server_extras
 from cloudplane.kit.db import unit_of_work
 from cloudplane.kit.errors import Conflict, NotFound, ValidationFailed
 from cloudplane.network.models import Port
@@ -23,8 +24,6 @@ from cloudplane.network.server_ports import (
     interfaces_for,
     plug_server_ports,
     release_server_ports,
-    server_addresses,
-    server_floating_ips,
 )
 
 
@@ -61,12 +60,12 @@ async def test_a_server_gets_a_port_per_request_in_order(admin: ApiSession) -> N
         (p.id, p.mac, tuple(p.fixed_ips)) for p in ports
     ]
     async with unit_of_work(member.runtime.sessions) as session:
-        addresses = await server_addresses(session, [server["id"], "unknown"])
-    assert [(a["network_id"], a["ip"]) for a in addresses[server["id"]]] == [
+        extras = await load_server_extras(session, [server["id"], "unknown"])
+    assert [(a["network_id"], a["ip"]) for a in extras[server["id"]].addresses] == [
         (first["id"], "10.40.0.40"),
         (second["id"], ports[1].fixed_ips[0]),
     ]
-    assert addresses.get("unknown", []) == []
+    assert "unknown" not in extras
     await member.settle()
     assert (await member.get(f"/ports/{ports[0].id}")).json()["status"] == "BUILD"
 
@@ -150,8 +149,8 @@ async def test_releasing_deletes_made_ports_unbinds_given_ones_and_keeps_floatin
         assert response.status_code == 202, response.text
     await member.settle()
     async with unit_of_work(member.runtime.sessions) as session:
-        listed = await server_floating_ips(session, [server["id"]])
-    assert {f["id"] for f in listed[server["id"]]} == {on_made["id"], on_given["id"]}
+        extras = await load_server_extras(session, [server["id"]])
+    assert {f["id"] for f in extras[server["id"]].floating_ips} == {on_made["id"], on_given["id"]}
 
     async with unit_of_work(member.runtime.sessions, write=True) as session:
         await release_server_ports(session, member.runtime, server["id"])
