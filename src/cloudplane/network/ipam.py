@@ -3,8 +3,13 @@
 The database decides: an address is taken by inserting ``(network_id, ip)`` into
 ``ip_allocations``, whose primary key refuses a second holder. Each attempt runs in a SAVEPOINT,
 so a lost race costs one rolled-back insert and the transaction carries on with the next
-candidate. Candidates are drawn at random from the first free addresses, so racing requests
-mostly pick different ones instead of all fighting over the lowest.
+candidate.
+
+The first candidates are drawn at random from the whole pool range without reading what is
+taken, so an allocation costs the same on an empty network and on one with thousands of ports,
+and racing requests rarely pick the same address. Only when those draws keep hitting taken
+addresses (a nearly full network) are the taken addresses read, and a candidate drawn at random
+from the lowest free ones; that path also tells a full network from a busy one.
 """
 
 from __future__ import annotations
@@ -19,8 +24,15 @@ from cloudplane.kit.errors import Conflict, ValidationFailed
 from cloudplane.network.addressing import Subnet, canonical_ip, subnet_of
 from cloudplane.network.models import IpAllocation, Network
 
+RANDOM_DRAWS = 3
+"""Addresses tried blind before reading the taken ones: at most 1 in 8 allocations on a network
+half full needs the read, and a network under 10% full almost never does."""
+
 CANDIDATES = 16
-"""How many of the lowest free addresses a request picks its candidate from."""
+"""How many of the lowest free addresses a request picks its candidate from, once it reads."""
+
+_random = random.SystemRandom()
+"""Not seeded from the process start: replicas started together must not draw alike."""
 
 MAX_ATTEMPTS = 64
 """Lost races before giving up; each loss means another request got an address."""
@@ -89,12 +101,17 @@ async def allocate_ip(
         return requested
     subnet = network_subnet(network)
     known_taken: set[str] = set()
+    for _ in range(RANDOM_DRAWS):
+        candidate = subnet.random_pool_address(_random)
+        if await _try_take(session, network.id, candidate, port_id, floating_ip_id):
+            return candidate
+        known_taken.add(candidate)
     for _ in range(MAX_ATTEMPTS):
         known_taken |= await taken_addresses(session, network.id)
         candidates = subnet.free_addresses(known_taken, limit=CANDIDATES)
         if not candidates:
             raise AddressesExhausted(network)
-        candidate = random.choice(candidates)
+        candidate = _random.choice(candidates)
         if await _try_take(session, network.id, candidate, port_id, floating_ip_id):
             return candidate
         known_taken.add(candidate)
