@@ -29,7 +29,7 @@ from cloudplane.network.ipam import check_requested_ip
 from cloudplane.network.models import FloatingIp, Network, Port
 from cloudplane.network.network_service import get_usable_network
 from cloudplane.network.port_building import build_ports_on_backend
-from cloudplane.network.port_service import create_port, get_port, remove_port
+from cloudplane.network.port_service import get_port, remove_port, store_port
 from cloudplane.network.repository import RowLock
 from cloudplane.network.schemas import DeviceOwner, NetworkRequest, PortStatus
 from cloudplane.network.security_group_service import groups_for_port
@@ -72,25 +72,26 @@ async def allocate_server_ports(
             )
         requests = [NetworkRequest(network_id=networks[0].id)]
     planned = await _check_requests(session, principal, requests)
-    group_ids: list[str] | None = list(security_group_ids) or None
-    await groups_for_port(session, runtime, principal.project_id, group_ids)
+    # Looked up (and locked) once for all the new ports, and before any is stored.
+    groups = await groups_for_port(
+        session, runtime, principal.project_id, list(security_group_ids) or None
+    )
     ports: list[Port] = []
-    for index, item in enumerate(planned):
+    for item in planned:
         if isinstance(item, Port):
             ports.append(_bind(item, server_id))
             continue
         network, fixed_ip = item
         ports.append(
-            await create_port(
+            await store_port(
                 session,
                 runtime,
                 principal,
                 network=network,
-                fixed_ip=fixed_ip,
+                requested_ip=fixed_ip,
+                groups=groups,
                 device_id=server_id,
                 device_owner=DeviceOwner.SERVER,
-                security_group_ids=group_ids,
-                fixed_ip_field=f"body.networks.{index}.fixed_ip",
                 build=False,
             )
         )
