@@ -88,12 +88,14 @@ async def allocate_ip(
     port_id: str | None = None,
     floating_ip_id: str | None = None,
     requested: str | None = None,
+    first_draw: str | None = None,
 ) -> str:
     """Take an address of ``network`` for a port or a floating IP and return it.
 
     ``requested`` must already be checked with ``check_requested_ip``; when someone holds it the
     answer is ``AddressInUse``. Otherwise a free pool address is taken, or ``AddressesExhausted``
-    raised when there is none.
+    raised when there is none; ``first_draw`` (from ``draw_address``) is the first one tried, so
+    a caller can store it before it is taken and rewrite it only when another was taken.
     """
     if requested is not None:
         if not await _try_take(session, network.id, requested, port_id, floating_ip_id):
@@ -101,8 +103,12 @@ async def allocate_ip(
         return requested
     subnet = network_subnet(network)
     known_taken: set[str] = set()
-    for _ in range(RANDOM_DRAWS):
-        candidate = subnet.random_pool_address(_random)
+    for draw in range(RANDOM_DRAWS):
+        candidate = (
+            first_draw
+            if draw == 0 and first_draw is not None
+            else subnet.random_pool_address(_random)
+        )
         if await _try_take(session, network.id, candidate, port_id, floating_ip_id):
             return candidate
         known_taken.add(candidate)
@@ -120,6 +126,11 @@ async def allocate_ip(
         reason="ip_allocation_contended",
         network_id=network.id,
     )
+
+
+def draw_address(network: Network) -> str:
+    """A pool address of ``network`` drawn at random, taken or not (see ``allocate_ip``)."""
+    return network_subnet(network).random_pool_address(_random)
 
 
 async def taken_addresses(session: AsyncSession, network_id: str) -> set[str]:

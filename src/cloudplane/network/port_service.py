@@ -21,7 +21,7 @@ from cloudplane.kit.db import new_id
 from cloudplane.kit.errors import Conflict, NotFound
 from cloudplane.network import repository
 from cloudplane.network.floating_ip_schemas import FloatingIpStatus
-from cloudplane.network.ipam import allocate_ip, check_requested_ip
+from cloudplane.network.ipam import allocate_ip, check_requested_ip, draw_address
 from cloudplane.network.models import FloatingIp, Network, Port, PortSecurityGroup, SecurityGroup
 from cloudplane.network.repository import RowLock
 from cloudplane.network.schemas import DeviceOwner, PortStatus, PortUpdate
@@ -128,9 +128,15 @@ async def store_port(
         device_id=device_id,
         device_owner=device_owner.value if device_owner else None,
         status=PortStatus.BUILD.value,
+        # The address to try first goes in with the row; the allocation needs the row first.
+        fixed_ips=[requested_ip or draw_address(network)],
     )
     await _insert_with_free_mac(session, port)
-    port.fixed_ips = [await allocate_ip(session, network, port_id=port.id, requested=requested_ip)]
+    address = await allocate_ip(
+        session, network, port_id=port.id, requested=requested_ip, first_draw=port.fixed_ips[0]
+    )
+    if address != port.fixed_ips[0]:
+        port.fixed_ips = [address]  # the first draw was taken meanwhile
     session.add_all(PortSecurityGroup(port_id=port.id, security_group_id=g.id) for g in groups)
     await session.flush()
     if build:
