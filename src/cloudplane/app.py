@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from cloudplane import __version__
 from cloudplane.audit.endpoints import router as audit_router
-from cloudplane.audit.recorder import record_request
+from cloudplane.audit.recorder import AuditRecorder
 from cloudplane.bootstrap import build_runtime, close_runtime
 from cloudplane.catalogue_sync import sync_catalogue_job
 from cloudplane.compute.drift_watch import DriftWatch
@@ -160,5 +160,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit_router,
     ):
         app.include_router(router)
-    app.add_middleware(RequestMiddleware, metrics=metrics, audit=record_request)
+    app.add_middleware(RequestMiddleware, metrics=metrics, audit=AuditRecorder())
     return app

@@ -12,11 +12,11 @@ from typing import Any
 from fastapi import Request
 from starlette.types import Scope
 
-from cloudplane.audit.models import AuditEvent
+from cloudplane.audit.group_writer import AuditGroupWriter
 from cloudplane.identity.principal import Principal
 from cloudplane.kit import request_context
 from cloudplane.kit.clock import utcnow
-from cloudplane.kit.db import unit_of_work
+from cloudplane.kit.db import new_id
 from cloudplane.runtime import Runtime
 
 _API_PREFIX = "/api/v1/"
@@ -55,24 +55,37 @@ def describe(scope: Scope) -> tuple[str | None, str | None, str]:
     return resource_type, resource_id, action
 
 
-async def record_request(scope: Scope, status_code: int) -> None:
-    """Store the audit record of the request in ``scope`` (runs in its own transaction)."""
-    runtime: Runtime = scope["app"].state.runtime
+class AuditRecorder:
+    """Stores the audit record of each mutating request; the middleware's ``audit`` writer.
+
+    Records of concurrent requests are committed together (see ``AuditGroupWriter``).
+    """
+
+    def __init__(self) -> None:
+        self._writer = AuditGroupWriter()
+
+    async def __call__(self, scope: Scope, status_code: int) -> None:
+        """Store the record of the request in ``scope``; returns once it is committed."""
+        runtime: Runtime = scope["app"].state.runtime
+        await self._writer.store(runtime.sessions, audit_row(scope, status_code))
+
+
+def audit_row(scope: Scope, status_code: int) -> dict[str, Any]:
+    """The ``audit_events`` column values for the request in ``scope``."""
     state = scope.get("state", {})
     principal: Principal | None = state.get("principal")
     resource_type, resource_id, action = describe(scope)
-    event = AuditEvent(
-        at=utcnow(),
-        user_id=principal.user_id if principal else None,
-        project_id=principal.project_id if principal else None,
-        request_id=request_context.current_request_id(),
-        method=scope["method"],
-        path=str(scope.get("path", ""))[:512],
-        resource_type=resource_type,
-        resource_id=resource_id,
-        action=action[:64],
-        outcome="success" if status_code < 400 else "failure",
-        status_code=status_code,
-    )
-    async with unit_of_work(runtime.sessions, write=True) as session:
-        session.add(event)
+    return {
+        "id": new_id(),
+        "at": utcnow(),
+        "user_id": principal.user_id if principal else None,
+        "project_id": principal.project_id if principal else None,
+        "request_id": request_context.current_request_id(),
+        "method": scope["method"],
+        "path": str(scope.get("path", ""))[:512],
+        "resource_type": resource_type,
+        "resource_id": resource_id,
+        "action": action[:64],
+        "outcome": "success" if status_code < 400 else "failure",
+        "status_code": status_code,
+    }

@@ -108,7 +108,8 @@ async def compare_and_set(
 ) -> bool:
     """Update a live server only if its columns still hold ``expect``; True when it did.
 
-    ``expect`` values that are collections match any member; None matches NULL.
+    ``expect`` values that are collections match any member; None matches NULL. ``updated_at``
+    becomes now unless ``values`` sets it.
     """
     stmt = update(Server).where(Server.id == server_id, Server.deleted_key == LIVE)
     for name, wanted in expect.items():
@@ -120,6 +121,6 @@ async def compare_and_set(
         else:
             stmt = stmt.where(column == wanted)
     result = await session.execute(
-        stmt.values(updated_at=utcnow(), **values).execution_options(synchronize_session=False)
+        stmt.values({"updated_at": utcnow(), **values}).execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -6,11 +6,13 @@ operation in the same transaction; the worker does the rest after commit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, cast
 
 from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from cloudplane.compute import repository
 from cloudplane.compute.flavor_service import get_flavor_for_create
@@ -22,6 +24,7 @@ from cloudplane.identity.principal import Principal
 from cloudplane.identity.quotas import check_quota, lock_quota
 from cloudplane.images.models import Image
 from cloudplane.images.service import get_bootable_image
+from cloudplane.kit.clock import utcnow
 from cloudplane.kit.db import new_id
 from cloudplane.kit.errors import Conflict, NotFound, ValidationFailed
 from cloudplane.network.server_ports import allocate_server_ports
@@ -169,7 +172,7 @@ async def request_action(
     """
     server = await get_server(session, principal, server_id)
     transition = TRANSITIONS[action]
-    values: dict[str, str] = {"task_state": transition.task_state.value}
+    values: dict[str, object] = {"task_state": transition.task_state.value, "updated_at": utcnow()}
     if transition.during is not None:
         values["status"] = transition.during.value
     changed = await repository.compare_and_set(
@@ -181,7 +184,7 @@ async def request_action(
     if not changed:
         await session.refresh(server)
         raise _cannot(action, server)
-    await session.refresh(server)
+    _written(server, values)
     operation = await start_operation(
         session,
         runtime,
@@ -201,16 +204,21 @@ async def request_delete(
     A second delete while one is under way is 409.
     """
     server = await get_server(session, principal, server_id)
+    values: dict[str, object] = {
+        "status": ServerStatus.DELETING.value,
+        "task_state": TaskState.DELETING.value,
+        "updated_at": utcnow(),
+    }
     changed = await repository.compare_and_set(
         session,
         server.id,
         expect={"status": {s.value for s in ServerStatus if s is not ServerStatus.DELETING}},
-        values={"status": ServerStatus.DELETING.value, "task_state": TaskState.DELETING.value},
+        values=values,
     )
     if not changed:
         await session.refresh(server)
         raise Conflict(f"server {server.id} is already being deleted", status=server.status)
-    await session.refresh(server)
+    _written(server, values)
     operation = await start_operation(
         session,
         runtime,
@@ -220,6 +228,13 @@ async def request_delete(
         resource_id=server.id,
     )
     return server, operation
+
+
+def _written(server: Server, values: Mapping[str, object]) -> None:
+    """Show on the loaded ``server`` what a successful compare-and-set wrote: the row holds
+    exactly these values now, so reading it back would only repeat them."""
+    for name, value in values.items():
+        set_committed_value(server, name, value)
 
 
 def _cannot(action: ServerAction, server: Server) -> Conflict:

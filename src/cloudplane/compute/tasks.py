@@ -8,7 +8,10 @@ built so a deleted server never comes back.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudplane.compute import repository
 from cloudplane.compute.models import Server
@@ -26,15 +29,23 @@ from cloudplane.images.models import Image
 from cloudplane.images.storage import ImageStore
 from cloudplane.kit.clock import utcnow
 from cloudplane.kit.db import unit_of_work
-from cloudplane.network.server_ports import plug_server_ports, release_server_ports
+from cloudplane.network.port_building import PortBuilds
+from cloudplane.network.server_ports import (
+    load_server_port_builds,
+    mark_ports_active,
+    plug_loaded_ports,
+    release_server_ports,
+)
 from cloudplane.operations.failure_code import failure_code
 from cloudplane.operations.handlers import HandlerRegistry
 from cloudplane.operations.models import Operation
 from cloudplane.operations.service import finish_operation, record_event
 from cloudplane.runtime import Runtime
 from cloudplane.storage.server_volume_lifecycle import (
+    ServerVolumePlan,
+    build_planned_volumes,
     finish_server_volumes,
-    prepare_server_volumes,
+    plan_server_volumes,
     release_server_volumes,
 )
 
@@ -84,27 +95,39 @@ async def _fail_server(
 
 
 class CreateServer:
+    """Builds a server in three transactions: one reads everything the build needs, the
+    backend builds volumes, ports and the server, and one records the outcome (the ports
+    become ``ACTIVE`` with the server). A new boot volume adds one write of its own."""
+
     async def run(self, runtime: Runtime, operation: Operation) -> None:
         async with unit_of_work(runtime.sessions) as session:
-            server = await repository.get_any_server(session, operation.resource_id)
-            image = (
-                await session.get(Image, server.image_id) if server and server.image_id else None
-            )
-        if server is None or server.task_state != TaskState.SPAWNING.value:
+            build = await _load_build(session, runtime, operation.resource_id)
+        if build is None:
             await _yield_to_delete(runtime, operation, "the server was deleted before it was built")
             return
-        block_devices = await prepare_server_volumes(runtime, server.id)
-        interfaces = await plug_server_ports(runtime, server.id)
+        server, ports = build.server, build.ports
+        block_devices = await build_planned_volumes(runtime, build.volumes)
+        interfaces = await plug_loaded_ports(runtime, ports)
         spec = _spec(
             server,
-            image,
+            build.image,
             ImageStore(runtime.settings.images_dir),
             block_devices=block_devices,
             interfaces=interfaces,
         )
-        info = await runtime.driver.create_server(spec)
-        await finish_server_volumes(runtime, server.id, built=True)
+        try:
+            info = await runtime.driver.create_server(spec)
+        except Exception:
+            # The ports exist on the backend whatever became of the server: say so.
+            async with unit_of_work(runtime.sessions, write=True) as session:
+                await mark_ports_active(session, ports)
+            raise
+        if block_devices:
+            # Only a server with volumes has attachments to finish: none can be added while
+            # it is spawning.
+            await finish_server_volumes(runtime, server.id, built=True)
         async with unit_of_work(runtime.sessions, write=True) as session:
+            await mark_ports_active(session, ports)
             built = await repository.compare_and_set(
                 session,
                 server.id,
@@ -124,6 +147,29 @@ class CreateServer:
     async def fail(self, runtime: Runtime, operation: Operation, reason: str) -> None:
         await _fail_server(runtime, operation, reason, task_state=TaskState.SPAWNING)
         await finish_server_volumes(runtime, operation.resource_id, built=False)
+
+
+@dataclass(frozen=True, slots=True)
+class _Build:
+    """Everything a server's build reads from the database before calling the backend."""
+
+    server: Server
+    image: Image | None
+    volumes: ServerVolumePlan
+    ports: PortBuilds
+
+
+async def _load_build(session: AsyncSession, runtime: Runtime, server_id: str) -> _Build | None:
+    """The build of ``server_id``, or None when it is no longer spawning (deleted meanwhile)."""
+    server = await repository.get_any_server(session, server_id)
+    if server is None or server.task_state != TaskState.SPAWNING.value:
+        return None
+    return _Build(
+        server=server,
+        image=await session.get(Image, server.image_id) if server.image_id else None,
+        volumes=await plan_server_volumes(session, runtime, server.id),
+        ports=await load_server_port_builds(session, runtime, server.id),
+    )
 
 
 class PowerAction:

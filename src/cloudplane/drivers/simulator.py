@@ -203,6 +203,16 @@ class _ServerFiles:
         """The server's current file, or None when it has none."""
         return self.read_path(self.path_of(server_id))
 
+    def create(self, server: _SimulatedServer) -> _SimulatedServer:
+        """The server as its file says, when it has one; else ``server``, written and its
+        creation logged (a repeated create changes nothing)."""
+        existing = self.read(server.id)
+        if existing is not None:
+            return existing
+        self.write(server)
+        self.record_creation(server.id)
+        return server
+
     def record_creation(self, server_id: str) -> None:
         # One short write with O_APPEND: lines from several processes never interleave.
         with open(self.directory / CREATION_LOG, "a", encoding="utf-8") as log_file:
@@ -307,12 +317,16 @@ class SimulatorDriver(SimulatedStorage, SimulatedNetwork, Driver):
     async def create_server(self, spec: ServerSpec) -> ServerInfo:
         async with self._lock_for(spec.id):
             await self._simulate("create_server")
-            existing = await self._current(spec.id)
-            if existing is not None:
-                return existing.info()
-            server = _SimulatedServer.from_spec(spec)
-            await self._save(server)
-            await asyncio.to_thread(self._files.record_creation, server.id)
+            # One trip to a thread for the look, the write and the log line, not three.
+            try:
+                server = await asyncio.to_thread(
+                    self._files.create, _SimulatedServer.from_spec(spec)
+                )
+            except OSError as exc:
+                raise DriverError(
+                    f"cannot save server {spec.id}: {exc}", code="storage_error"
+                ) from exc
+            self._loaded()[server.id] = server
             return server.info()
 
     async def delete_server(self, server_id: str) -> None:

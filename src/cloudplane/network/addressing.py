@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+import random
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,8 +29,13 @@ class AddressPool:
     start: IpAddress
     end: IpAddress
 
-    def __len__(self) -> int:
+    @property
+    def size(self) -> int:
+        """How many addresses the pool holds (``len`` cannot say it for an IPv6 /64)."""
         return int(self.end) - int(self.start) + 1
+
+    def __len__(self) -> int:
+        return self.size
 
     def __contains__(self, address: object) -> bool:
         return isinstance(address, type(self.start)) and int(self.start) <= int(address) <= int(
@@ -80,13 +86,25 @@ class Subnet:
                         return found
         return found
 
+    def random_pool_address(self, rng: random.Random) -> str:
+        """One pool address drawn uniformly from all pools, taken or not.
+
+        Costs the same whatever the size of the network or the number of addresses in use.
+        """
+        index = rng.randrange(self.pool_size())
+        for pool in self.pools:
+            if index < pool.size:
+                return str(self._address(int(pool.start) + index))
+            index -= pool.size
+        raise ValueError("the subnet has no pool address")
+
     def _address(self, number: int) -> IpAddress:
         if self.network.version == 4:
             return ipaddress.IPv4Address(number)
         return ipaddress.IPv6Address(number)
 
     def pool_size(self) -> int:
-        return sum(len(pool) for pool in self.pools)
+        return sum(pool.size for pool in self.pools)
 
 
 def canonical_ip(text: str, *, field: str) -> IpAddress:

@@ -21,7 +21,7 @@ from cloudplane.kit.db import new_id
 from cloudplane.kit.errors import Conflict, NotFound
 from cloudplane.network import repository
 from cloudplane.network.floating_ip_schemas import FloatingIpStatus
-from cloudplane.network.ipam import allocate_ip, check_requested_ip
+from cloudplane.network.ipam import allocate_ip, check_requested_ip, draw_address
 from cloudplane.network.models import FloatingIp, Network, Port, PortSecurityGroup, SecurityGroup
 from cloudplane.network.repository import RowLock
 from cloudplane.network.schemas import DeviceOwner, PortStatus, PortUpdate
@@ -83,6 +83,42 @@ async def create_port(
     if fixed_ip is not None:
         requested = check_requested_ip(network, fixed_ip, field=fixed_ip_field)
     groups = await groups_for_port(session, runtime, principal.project_id, security_group_ids)
+    return await store_port(
+        session,
+        runtime,
+        principal,
+        network=network,
+        requested_ip=requested,
+        groups=groups,
+        name=name,
+        description=description,
+        device_id=device_id,
+        device_owner=device_owner,
+        build=build,
+    )
+
+
+async def store_port(
+    session: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    *,
+    network: Network,
+    requested_ip: str | None,
+    groups: Sequence[SecurityGroup],
+    name: str = "",
+    description: str = "",
+    device_id: str | None = None,
+    device_owner: DeviceOwner | None = None,
+    build: bool = True,
+) -> Port:
+    """``create_port`` once its checks are done: ``requested_ip`` comes from
+    ``check_requested_ip`` and ``groups`` from ``groups_for_port`` in this transaction.
+
+    For callers that make several ports with the same groups (a server's interfaces), so the
+    groups are looked up and locked once. A taken ``requested_ip`` or an exhausted network is
+    409.
+    """
     port = Port(
         id=new_id(),
         project_id=principal.project_id,
@@ -92,9 +128,15 @@ async def create_port(
         device_id=device_id,
         device_owner=device_owner.value if device_owner else None,
         status=PortStatus.BUILD.value,
+        # The address to try first goes in with the row; the allocation needs the row first.
+        fixed_ips=[requested_ip or draw_address(network)],
     )
     await _insert_with_free_mac(session, port)
-    port.fixed_ips = [await allocate_ip(session, network, port_id=port.id, requested=requested)]
+    address = await allocate_ip(
+        session, network, port_id=port.id, requested=requested_ip, first_draw=port.fixed_ips[0]
+    )
+    if address != port.fixed_ips[0]:
+        port.fixed_ips = [address]  # the first draw was taken meanwhile
     session.add_all(PortSecurityGroup(port_id=port.id, security_group_id=g.id) for g in groups)
     await session.flush()
     if build:

@@ -51,11 +51,16 @@ async def get_row(
     stmt = select(model).where(model.id == row_id)
     if not include_deleted:
         stmt = stmt.where(model.deleted_key == LIVE)
+    return await session.scalar(with_lock(stmt, lock))
+
+
+def with_lock(stmt: Select[Row], lock: RowLock) -> Select[Row]:
+    """``stmt`` locking the rows it reads as ``lock`` says."""
     if lock is RowLock.SHARE:
-        stmt = stmt.with_for_update(read=True)
-    elif lock is RowLock.UPDATE:
-        stmt = stmt.with_for_update()
-    return await session.scalar(stmt)
+        return stmt.with_for_update(read=True)
+    if lock is RowLock.UPDATE:
+        return stmt.with_for_update()
+    return stmt
 
 
 def scoped_query(model: type[Row], *, project_id: str | None, include_deleted: bool) -> Select[Row]:

@@ -60,9 +60,15 @@ async def get_group(
     return group
 
 
-async def ensure_default_group(session: AsyncSession, project_id: str) -> SecurityGroup:
-    """The project's ``default`` group, made now if it has none (safe under races)."""
-    existing = await _live_group_named(session, project_id, DEFAULT_GROUP)
+async def ensure_default_group(
+    session: AsyncSession, project_id: str, *, lock: RowLock = RowLock.NONE
+) -> SecurityGroup:
+    """The project's ``default`` group, made now if it has none (safe under races).
+
+    ``lock`` applies to a group that already exists; one made here is this transaction's own
+    until it commits, so nobody else can delete it meanwhile either.
+    """
+    existing = await _live_group_named(session, project_id, DEFAULT_GROUP, lock=lock)
     if existing is not None:
         return existing
     group = SecurityGroup(
@@ -77,7 +83,7 @@ async def ensure_default_group(session: AsyncSession, project_id: str) -> Securi
             await session.flush()
             session.add_all(_default_rules(group))
     except IntegrityError:
-        existing = await _live_group_named(session, project_id, DEFAULT_GROUP)
+        existing = await _live_group_named(session, project_id, DEFAULT_GROUP, lock=lock)
         if existing is None:
             raise
         return existing
@@ -98,8 +104,7 @@ async def groups_for_port(
     if group_ids is None:
         if Capability.SECURITY_GROUPS not in runtime.driver.capabilities:
             return []
-        default = await ensure_default_group(session, project_id)
-        return [await _locked_group_of_project(session, project_id, default.id)]
+        return [await ensure_default_group(session, project_id, lock=RowLock.SHARE)]
     if group_ids:
         require_security_groups(runtime)
     return [
@@ -279,15 +284,14 @@ def _default_rules(group: SecurityGroup) -> list[SecurityGroupRule]:
 
 
 async def _live_group_named(
-    session: AsyncSession, project_id: str, name: str
+    session: AsyncSession, project_id: str, name: str, *, lock: RowLock = RowLock.NONE
 ) -> SecurityGroup | None:
-    return await session.scalar(
-        select(SecurityGroup).where(
-            SecurityGroup.project_id == project_id,
-            SecurityGroup.name == name,
-            SecurityGroup.deleted_key == LIVE,
-        )
+    stmt = select(SecurityGroup).where(
+        SecurityGroup.project_id == project_id,
+        SecurityGroup.name == name,
+        SecurityGroup.deleted_key == LIVE,
     )
+    return await session.scalar(repository.with_lock(stmt, lock))
 
 
 async def _locked_group_of_project(

@@ -24,8 +24,8 @@ from cloudplane.network.floating_ip_schemas import FloatingIpTask
 from cloudplane.network.ipam import check_requested_ip
 from cloudplane.network.models import FloatingIp, Network, Port
 from cloudplane.network.network_service import get_usable_network
-from cloudplane.network.port_building import build_ports_on_backend
-from cloudplane.network.port_service import create_port, get_port, remove_port
+from cloudplane.network.port_building import PortBuilds, build_loaded_ports, load_port_builds
+from cloudplane.network.port_service import get_port, remove_port, store_port
 from cloudplane.network.repository import RowLock
 from cloudplane.network.schemas import DeviceOwner, NetworkRequest, PortStatus
 from cloudplane.network.security_group_service import groups_for_port
@@ -45,7 +45,7 @@ async def allocate_server_ports(
 
     ``{network_id, fixed_ip?}`` makes a port owned by the server (with ``security_group_ids``,
     or the project's ``default`` group when that list is empty), left ``BUILD`` for the
-    server's create operation to build with ``plug_server_ports``; ``{port_id}`` binds an
+    server's create operation to build with ``plug_loaded_ports``; ``{port_id}`` binds an
     unbound port of the project as it is. With no requests, the project's only usable network
     (its own or shared, not external) gets a port; with none the server has no interface, and
     with several it is 409 ``details.reason = "network_ambiguous"``.
@@ -68,25 +68,26 @@ async def allocate_server_ports(
             )
         requests = [NetworkRequest(network_id=networks[0].id)]
     planned = await _check_requests(session, principal, requests)
-    group_ids: list[str] | None = list(security_group_ids) or None
-    await groups_for_port(session, runtime, principal.project_id, group_ids)
+    # Looked up (and locked) once for all the new ports, and before any is stored.
+    groups = await groups_for_port(
+        session, runtime, principal.project_id, list(security_group_ids) or None
+    )
     ports: list[Port] = []
-    for index, item in enumerate(planned):
+    for item in planned:
         if isinstance(item, Port):
             ports.append(_bind(item, server_id))
             continue
         network, fixed_ip = item
         ports.append(
-            await create_port(
+            await store_port(
                 session,
                 runtime,
                 principal,
                 network=network,
-                fixed_ip=fixed_ip,
+                requested_ip=fixed_ip,
+                groups=groups,
                 device_id=server_id,
                 device_owner=DeviceOwner.SERVER,
-                security_group_ids=group_ids,
-                fixed_ip_field=f"body.networks.{index}.fixed_ip",
                 build=False,
             )
         )
@@ -104,25 +105,49 @@ async def server_ports(session: AsyncSession, server_id: str) -> list[Port]:
     return list(rows.all())
 
 
-async def plug_server_ports(runtime: Runtime, server_id: str) -> tuple[InterfaceSpec, ...]:
-    """In the server's create operation, before ``create_server``: build the server's ports on
-    the backend (idempotent), mark them ``ACTIVE``, and return its ``ServerSpec.interfaces``.
+async def load_server_port_builds(
+    session: AsyncSession, runtime: Runtime, server_id: str
+) -> PortBuilds:
+    """The server's ports in interface order, with what building them on the backend needs.
 
-    Opens its own transactions; call it outside any session.
+    For a server's create operation, which reads everything its build needs in one
+    transaction; ``plug_loaded_ports`` then builds them.
+    """
+    return await load_port_builds(session, runtime, await server_ports(session, server_id))
+
+
+async def plug_loaded_ports(runtime: Runtime, builds: PortBuilds) -> tuple[InterfaceSpec, ...]:
+    """Build the loaded ports on the backend (idempotent) and return the server's
+    ``ServerSpec.interfaces``. They stay ``BUILD`` until ``mark_ports_active``."""
+    await build_loaded_ports(runtime, builds)
+    return interfaces_for(builds.ports)
+
+
+async def mark_ports_active(session: AsyncSession, builds: PortBuilds) -> None:
+    """``BUILD`` → ``ACTIVE`` for ports the backend has built, in the caller's transaction (a
+    port deleted or changed meanwhile is left as it is)."""
+    for port in builds.ports:
+        await repository.compare_and_set(
+            session,
+            Port,
+            port.id,
+            expect={"status": PortStatus.BUILD.value},
+            values={"status": PortStatus.ACTIVE.value},
+        )
+
+
+async def plug_server_ports(runtime: Runtime, server_id: str) -> tuple[InterfaceSpec, ...]:
+    """Build the server's ports on the backend (idempotent), mark them ``ACTIVE``, and return
+    its ``ServerSpec.interfaces``: the three steps above, each in its own transaction.
+
+    Call it outside any session.
     """
     async with unit_of_work(runtime.sessions) as session:
-        ports = await server_ports(session, server_id)
-    built = await build_ports_on_backend(runtime, [port.id for port in ports])
+        builds = await load_server_port_builds(session, runtime, server_id)
+    interfaces = await plug_loaded_ports(runtime, builds)
     async with unit_of_work(runtime.sessions, write=True) as session:
-        for port in built:
-            await repository.compare_and_set(
-                session,
-                Port,
-                port.id,
-                expect={"status": PortStatus.BUILD.value},
-                values={"status": PortStatus.ACTIVE.value},
-            )
-    return interfaces_for(built)
+        await mark_ports_active(session, builds)
+    return interfaces
 
 
 def interfaces_for(ports: Sequence[Port]) -> tuple[InterfaceSpec, ...]:

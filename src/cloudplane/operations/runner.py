@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Awaitable
 from datetime import timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Select, String, Update, and_, bindparam, or_, select, update
 
 from cloudplane.kit.clock import utcnow
-from cloudplane.kit.db import unit_of_work
+from cloudplane.kit.db import UtcDateTime, unit_of_work
 from cloudplane.kit.errors import is_database_outage
 from cloudplane.kit.logging import get_logger
 from cloudplane.kit.write_queue import writes_first
@@ -126,33 +127,54 @@ async def _renew_lease(runtime: Runtime, operation_id: str) -> bool:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+@functools.cache
+def _claim_statement() -> Update:
+    # Built once: every operation runs it. Parameters: operation_id, now, lease_until, worker_id.
+    now = bindparam("now", type_=UtcDateTime())
+    worker_id = bindparam("worker_id", type_=String())
+    return (
+        update(Operation)
+        .where(
+            Operation.id == bindparam("operation_id"),
+            or_(
+                Operation.status == PENDING,
+                and_(Operation.status == RUNNING, Operation.lease_expires_at < now),
+                # Its own claim, left by a run that an outage interrupted in this process.
+                and_(Operation.status == RUNNING, Operation.claimed_by == worker_id),
+            ),
+        )
+        .values(
+            status=RUNNING,
+            claimed_by=worker_id,
+            lease_expires_at=bindparam("lease_until", type_=UtcDateTime()),
+            attempts=Operation.attempts + 1,
+            started_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+@functools.cache
+def _claimed_statement() -> Select[Operation]:
+    return select(Operation).where(Operation.id == bindparam("operation_id"))
+
+
 async def _claim(runtime: Runtime, operation_id: str) -> Operation | None:
     now = utcnow()
     lease_until = now + timedelta(seconds=runtime.settings.operation_lease_s)
     async with unit_of_work(runtime.sessions, write=True) as session:
         result = await session.execute(
-            update(Operation)
-            .where(
-                Operation.id == operation_id,
-                or_(
-                    Operation.status == PENDING,
-                    and_(Operation.status == RUNNING, Operation.lease_expires_at < now),
-                    # Its own claim, left by a run that an outage interrupted in this process.
-                    and_(Operation.status == RUNNING, Operation.claimed_by == runtime.worker_id),
-                ),
-            )
-            .values(
-                status=RUNNING,
-                claimed_by=runtime.worker_id,
-                lease_expires_at=lease_until,
-                attempts=Operation.attempts + 1,
-                started_at=now,
-            )
-            .execution_options(synchronize_session=False)
+            _claim_statement(),
+            {
+                "operation_id": operation_id,
+                "now": now,
+                "lease_until": lease_until,
+                "worker_id": runtime.worker_id,
+            },
         )
         if result.rowcount == 0:  # type: ignore[attr-defined]
             return None
-        operation = await session.scalar(select(Operation).where(Operation.id == operation_id))
+        operation = await session.scalar(_claimed_statement(), {"operation_id": operation_id})
         if operation is None:
             return None
         record_event(session, operation_id, f"started on {runtime.worker_id}")

@@ -6,16 +6,17 @@ resource's final state, so the two never disagree.
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import String, Text, Update, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudplane.identity.principal import Principal
 from cloudplane.kit import request_context
 from cloudplane.kit.clock import utcnow
-from cloudplane.kit.db import after_commit, new_id
+from cloudplane.kit.db import UtcDateTime, after_commit, new_id
 from cloudplane.operations.models import Operation, OperationEvent
 from cloudplane.runtime import Runtime
 
@@ -68,6 +69,22 @@ def record_event(session: AsyncSession, operation_id: str, message: str) -> None
     session.add(OperationEvent(operation_id=operation_id, at=utcnow(), message=message[:1024]))
 
 
+@functools.cache
+def _finish_statement() -> Update:
+    # Built once: every operation runs it.
+    return (
+        update(Operation)
+        .where(Operation.id == bindparam("operation_id"), Operation.status.in_((PENDING, RUNNING)))
+        .values(
+            status=bindparam("status", type_=String()),
+            error=bindparam("error", type_=Text()),
+            finished_at=bindparam("finished_at", type_=UtcDateTime()),
+            lease_expires_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def finish_operation(
     session: AsyncSession, operation_id: str, *, error: str | None = None
 ) -> bool:
@@ -75,12 +92,14 @@ async def finish_operation(
 
     Returns False when it had already finished, so a late duplicate changes nothing.
     """
-    status = FAILED if error else SUCCEEDED
     result = await session.execute(
-        update(Operation)
-        .where(Operation.id == operation_id, Operation.status.in_((PENDING, RUNNING)))
-        .values(status=status, error=error, finished_at=utcnow(), lease_expires_at=None)
-        .execution_options(synchronize_session=False)
+        _finish_statement(),
+        {
+            "operation_id": operation_id,
+            "status": FAILED if error else SUCCEEDED,
+            "error": error,
+            "finished_at": utcnow(),
+        },
     )
     if result.rowcount == 0:  # type: ignore[attr-defined]
         return False

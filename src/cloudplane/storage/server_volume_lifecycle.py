@@ -1,6 +1,7 @@
 """The worker side of servers and volumes: before a server is built, after, and when it goes.
 
-Compute's create handler calls ``prepare_server_volumes`` before ``driver.create_server`` (it
+Compute's create handler reads the plan with ``plan_server_volumes`` in the transaction that
+reads the rest of its build, calls ``build_planned_volumes`` before ``driver.create_server`` (it
 builds a new boot volume on the backend and returns the block devices) and
 ``finish_server_volumes`` after (attached volumes become ``in-use``; on failure they are given
 back). Compute's delete calls ``release_server_volumes``, which starts one operation per volume.
@@ -8,10 +9,13 @@ back). Compute's delete calls ``release_server_volumes``, which starts one opera
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloudplane.drivers.storage_contract import BlockDeviceSpec
+from cloudplane.drivers.storage_contract import BlockDeviceSpec, VolumeSpec
 from cloudplane.kit.db import LIVE, unit_of_work
 from cloudplane.kit.logging import get_logger
 from cloudplane.operations.service import start_operation
@@ -19,28 +23,53 @@ from cloudplane.runtime import Runtime
 from cloudplane.storage import repository
 from cloudplane.storage.attachment_tasks import delete_attachment
 from cloudplane.storage.models import Snapshot, Volume
-from cloudplane.storage.server_volumes import block_devices_for, server_volumes
+from cloudplane.storage.server_volumes import ServerVolumeEntry, block_devices_for, server_volumes
 from cloudplane.storage.states import VolumeAction, VolumeStatus
 from cloudplane.storage.tasks import volume_spec_for
 
 log = get_logger(__name__)
 
 
-async def prepare_server_volumes(runtime: Runtime, server_id: str) -> tuple[BlockDeviceSpec, ...]:
-    """Build on the backend the boot volume the server's create reserved (``creating`` →
-    ``attaching``) and return the server's block devices, boot volume first.
+@dataclass(frozen=True, slots=True)
+class ServerVolumePlan:
+    """A server's volumes as its build found them: its entries and the volumes to build."""
 
-    Idempotent: a repeated call finds the volume built. Raises what the driver raises; the
-    caller's failure path then calls ``finish_server_volumes(built=False)``.
+    entries: Sequence[ServerVolumeEntry]
+    to_build: Sequence[VolumeSpec]
+
+    @property
+    def block_devices(self) -> tuple[BlockDeviceSpec, ...]:
+        """The server's ``ServerSpec.block_devices``, boot volume first."""
+        return block_devices_for(self.entries)
+
+
+async def plan_server_volumes(
+    session: AsyncSession, runtime: Runtime, server_id: str
+) -> ServerVolumePlan:
+    """Read what ``build_planned_volumes`` needs, in the caller's transaction: the server's
+    volume entries and the specs of the boot volume its create reserved (``creating``)."""
+    entries = (await server_volumes(session, [server_id]))[server_id]
+    if not entries:
+        return ServerVolumePlan(entries=(), to_build=())
+    to_build = [
+        await volume_spec_for(session, runtime, volume)
+        for volume in await _volumes_of(session, [e["volume_id"] for e in entries])
+        if volume.status == VolumeStatus.CREATING.value and volume.owner_server_id == server_id
+    ]
+    return ServerVolumePlan(entries=tuple(entries), to_build=tuple(to_build))
+
+
+async def build_planned_volumes(
+    runtime: Runtime, plan: ServerVolumePlan
+) -> tuple[BlockDeviceSpec, ...]:
+    """Build the planned volumes on the backend (``creating`` → ``attaching``) and return the
+    server's block devices, boot volume first.
+
+    Idempotent: the backend calls are by id and each state change a compare-and-set. Raises
+    what the driver raises; the caller's failure path then calls
+    ``finish_server_volumes(built=False)``.
     """
-    async with unit_of_work(runtime.sessions) as session:
-        entries = (await server_volumes(session, [server_id]))[server_id]
-        to_build = [
-            await volume_spec_for(session, runtime, volume)
-            for volume in await _volumes_of(session, [e["volume_id"] for e in entries])
-            if volume.status == VolumeStatus.CREATING.value and volume.owner_server_id == server_id
-        ]
-    for spec in to_build:
+    for spec in plan.to_build:
         await runtime.driver.create_volume(spec)
         async with unit_of_work(runtime.sessions, write=True) as session:
             await repository.compare_and_set_volume(
@@ -49,7 +78,14 @@ async def prepare_server_volumes(runtime: Runtime, server_id: str) -> tuple[Bloc
                 expect={"status": VolumeStatus.CREATING.value},
                 values={"status": VolumeStatus.ATTACHING.value},
             )
-    return block_devices_for(entries)
+    return plan.block_devices
+
+
+async def prepare_server_volumes(runtime: Runtime, server_id: str) -> tuple[BlockDeviceSpec, ...]:
+    """``plan_server_volumes`` in a transaction of its own, then ``build_planned_volumes``."""
+    async with unit_of_work(runtime.sessions) as session:
+        plan = await plan_server_volumes(session, runtime, server_id)
+    return await build_planned_volumes(runtime, plan)
 
 
 async def finish_server_volumes(runtime: Runtime, server_id: str, *, built: bool) -> None:

@@ -35,3 +35,19 @@ async def test_a_server_in_error_can_be_deleted(admin: ApiSession) -> None:
     assert (await admin.delete(f"/servers/{server['id']}")).status_code == 202
     await admin.settle()
     assert_error(await admin.get(f"/servers/{server['id']}"), 404, "not_found")
+
+
+async def test_a_failed_build_shows_the_ports_it_built_on_the_backend_active(
+    admin: ApiSession,
+) -> None:
+    server = await create_server(admin)
+    await admin.settle()
+
+    shown = (await admin.get(f"/servers/{server['id']}")).json()
+    assert shown["status"] == "ERROR"
+    port_ids = [address["port_id"] for address in shown["addresses"]]
+    assert port_ids
+    on_backend = {port.id for port in await admin.runtime.driver.list_ports()}
+    for port_id in port_ids:
+        assert port_id in on_backend
+        assert (await admin.get(f"/ports/{port_id}")).json()["status"] == "ACTIVE"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 import pytest
@@ -51,7 +52,9 @@ async def test_an_ipv6_network_is_a_64_whose_pool_skips_the_router_address(
         {"start": "2001:db8:1::2", "end": "2001:db8:1:0:ffff:ffff:ffff:ffff"}
     ]
     port = await create_port(admin, network["id"])
-    assert port["fixed_ips"][0].startswith("2001:db8:1::")
+    address = ipaddress.IPv6Address(port["fixed_ips"][0])
+    assert address in ipaddress.IPv6Network("2001:db8:1::/64")
+    assert address > ipaddress.IPv6Address("2001:db8:1::1")
 
 
 @pytest.mark.parametrize(
