@@ -59,16 +59,13 @@ class AuditGroupWriter:
 
     async def _write(self, sessions: async_sessionmaker[AsyncSession], group: _Group) -> None:
         async with self._one_at_a_time:
+            # Rows that arrived while the previous group was written (this one waited for it
+            # above) are all in; later ones form the next group.
+            self._forming = None
             try:
                 async with unit_of_work(sessions, write=True) as session:
-                    # Begins the transaction, which on SQLite waits for the write lock: rows
-                    # that arrive until then still join this group.
-                    await session.connection()
-                    self._forming = None
                     await session.execute(insert(AuditEvent), [p.row for p in group.members])
             except Exception as exc:
-                if self._forming is group:
-                    self._forming = None
                 if len(group.members) == 1:
                     _settle(group.members[0], exc)
                     return

@@ -28,7 +28,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from cloudplane.kit.clock import utcnow
-from cloudplane.kit.sqlite_driver import sqlite_dbapi
+from cloudplane.kit.sqlite_driver import BEGIN_WRITE, sqlite_dbapi
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_N_label)s",
@@ -148,7 +148,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         immediate = conn.get_execution_options().get(WRITE_OPTION, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # The driver sends it with the transaction's first statement: issued here through
+        # SQLAlchemy, a BEGIN costs as much as a small read.
+        conn.connection.dbapi_connection.begin_with_next_statement(
+            BEGIN_WRITE if immediate else "BEGIN"
+        )
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -16,6 +16,8 @@ wait for the GIL. This adapter keeps aiosqlite's thread per connection but chang
   under the busy timeout. A holder of the lock waits for nobody, so its statements and its
   commit run in place too: the transaction never gives up the event loop while it holds the
   lock, and holds it only as long as its own work takes.
+- **BEGIN travels with the first statement.** ``begin_with_next_statement`` only notes it, so
+  it costs no round through SQLAlchemy, and a transaction that runs nothing opens nothing.
 - **Nothing to end costs nothing.** ``commit``/``rollback`` outside a transaction (the pool's
   reset on return, a read's end) do not leave the event loop.
 
@@ -179,7 +181,7 @@ class SqliteCursor(AsyncAdapt_aiosqlite_cursor):
 class SqliteConnection(AsyncAdapt_aiosqlite_connection):
     """aiosqlite's connection with the placement rules of this module."""
 
-    __slots__ = ("_busy_timeout_s", "_database", "_holds_write_lock", "_wrote")
+    __slots__ = ("_busy_timeout_s", "_database", "_holds_write_lock", "_pending_begin", "_wrote")
 
     _cursor_cls = SqliteCursor
 
@@ -191,9 +193,16 @@ class SqliteConnection(AsyncAdapt_aiosqlite_connection):
         self._busy_timeout_s = busy_timeout_s
         self._holds_write_lock: WriteQueue | None = None
         self._wrote = False
+        self._pending_begin: str | None = None
+
+    def begin_with_next_statement(self, begin: str) -> None:
+        """Open a transaction with ``begin`` (``BEGIN`` or ``BEGIN IMMEDIATE``) just before
+        the next statement runs; its errors are then that statement's errors."""
+        self._pending_begin = begin
 
     def run(self, operation: str, parameters: Any) -> _Outcome:
         """Execute one statement where it belongs (see the module docstring)."""
+        self._open_pending_transaction()
         if self._holds_write_lock is not None or _runs_in_place(operation):
             return self._in_place(_run, operation, parameters)
         if operation == BEGIN_WRITE:
@@ -201,6 +210,7 @@ class SqliteConnection(AsyncAdapt_aiosqlite_connection):
         return self._on_thread(_run, operation, parameters)
 
     def run_many(self, operation: str, rows: Sequence[Any]) -> _Outcome:
+        self._open_pending_transaction()
         if self._holds_write_lock is not None:
             return self._in_place(_run_many, operation, rows)
         return self._on_thread(_run_many, operation, rows)
@@ -218,6 +228,11 @@ class SqliteConnection(AsyncAdapt_aiosqlite_connection):
     def terminate(self) -> None:
         self._release_write_lock()
         super().terminate()
+
+    def _open_pending_transaction(self) -> None:
+        begin, self._pending_begin = self._pending_begin, None
+        if begin is not None:
+            self.run(begin, None)
 
     def _begin_write(self) -> _Outcome:
         """``BEGIN IMMEDIATE``: first the process's queue, then SQLite's lock.
@@ -237,6 +252,7 @@ class SqliteConnection(AsyncAdapt_aiosqlite_connection):
             raise
 
     def _end(self, end: Any) -> None:
+        self._pending_begin = None
         try:
             if not self._connection._connection:
                 return
