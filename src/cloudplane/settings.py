@@ -48,7 +48,9 @@ class Settings(BaseSettings):
 
     run_worker: bool = Field(default=True, description="Run tasks in the API process.")
     run_scheduler: bool = Field(default=True, description="Run periodic jobs in this process.")
-    reconcile_interval_s: float = 10.0
+    # A round walks every live server, which at 100,000 servers is seconds of CPU; libvirt's
+    # lifecycle events start a round at once when a domain changes behind cloudplane's back.
+    reconcile_interval_s: float = 60.0
     sweep_interval_s: float = 5.0
     leak_sweep_interval_s: float = 60.0
     pending_resend_after_s: float = 15.0

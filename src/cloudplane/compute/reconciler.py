@@ -14,7 +14,6 @@ from datetime import datetime
 from sqlalchemy import Select, bindparam, select
 
 from cloudplane.compute import repository
-from cloudplane.compute.models import Server
 from cloudplane.compute.states import STATUS_FOR_POWER_STATE, ServerStatus
 from cloudplane.drivers.base import PowerState, ServerInfo
 from cloudplane.kit.clock import utcnow
@@ -39,7 +38,7 @@ async def reconcile_servers_job(runtime: Runtime) -> None:
     await reconcile_servers(runtime)
 
 
-async def reconcile_servers(runtime: Runtime, *, batch_size: int = 250) -> int:
+async def reconcile_servers(runtime: Runtime, *, batch_size: int = 100) -> int:
     """One full comparison; returns how many servers were repaired.
 
     The driver is asked first, once; then the live rows are walked in batches of
@@ -87,10 +86,15 @@ async def _by_id(infos: list[ServerInfo], batch_size: int) -> dict[str, ServerIn
 
 @functools.cache
 def _batch_statement() -> Select[str, str, str | None, str, datetime]:
+    # Table columns: a batch is plain rows, and the ORM's compile and loading steps would cost
+    # more than the query. Each batch holds the event loop, so it stays small.
+    servers = repository.SERVERS
     return (
-        select(Server.id, Server.status, Server.task_state, Server.power_state, Server.updated_at)
-        .where(Server.id > bindparam("after"), Server.deleted_key == LIVE)
-        .order_by(Server.id)
+        select(
+            servers.id, servers.status, servers.task_state, servers.power_state, servers.updated_at
+        )
+        .where(servers.id > bindparam("after"), servers.deleted_key == LIVE)
+        .order_by(servers.id)
         .limit(bindparam("batch_size"))
     )
 
