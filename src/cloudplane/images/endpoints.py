@@ -23,6 +23,7 @@ from cloudplane.kit.errors import (
     Forbidden,
     NotFound,
     Unauthorized,
+    Unavailable,
     error_responses,
 )
 from cloudplane.kit.idempotency import IdempotencyDep
@@ -188,7 +189,10 @@ async def upload_image_file(
 @router.get(
     "/{image_id}/file",
     response_class=StreamingResponse,
-    responses={**_DOWNLOAD_RESPONSE, **error_responses(Unauthorized, NotFound, Conflict)},
+    responses={
+        **_DOWNLOAD_RESPONSE,
+        **error_responses(Unauthorized, NotFound, Conflict, Unavailable),
+    },
 )
 async def download_image_file(
     image_id: str, session: SessionDep, runtime: RuntimeDep, principal: CurrentPrincipal

@@ -32,7 +32,14 @@ from cloudplane.images.repository import RowLock
 from cloudplane.images.schemas import ImageCreate, ImageStatus, ImageUpdate, Visibility
 from cloudplane.images.storage import ImageStore, ImageTooLargeError, StoredFile
 from cloudplane.kit.db import after_commit, new_id, unit_of_work
-from cloudplane.kit.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
+from cloudplane.kit.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unavailable,
+    ValidationFailed,
+)
 from cloudplane.kit.logging import get_logger
 from cloudplane.runtime import Runtime
 
@@ -234,7 +241,9 @@ async def upload_image_file(
 async def open_image_file(
     session: AsyncSession, runtime: Runtime, principal: Principal, image_id: str
 ) -> tuple[Image, AsyncIterator[bytes]]:
-    """The active image and an iterator over its file; 409 with ``details.status`` otherwise."""
+    """The active image and an iterator over its file; 409 with ``details.status`` otherwise,
+    and 503 when the image store has no file for an active image (an unmounted share, lost
+    data: nothing the caller did)."""
     image = await get_image(session, principal, image_id)
     if image.status != ImageStatus.ACTIVE.value:
         raise Conflict(
@@ -243,10 +252,13 @@ async def open_image_file(
         )
     try:
         chunks = await image_store(runtime).open_stream(image_id)
-    except FileNotFoundError:
-        # An active image without its file is lost data, not a client error: say so loudly.
+    except FileNotFoundError as exc:
+        # An active image without its file is the store's fault, not the caller's: say so
+        # loudly in the log, and answer as for any store that is away.
         log.error("image_file_missing", image_id=image_id)
-        raise
+        raise Unavailable(
+            f"the image store has no file for image {image_id}", image_id=image_id
+        ) from exc
     return image, chunks
 
 

@@ -161,6 +161,19 @@ async def test_downloading_an_image_without_a_file_is_a_conflict(admin: ApiSessi
     assert assert_error(response, 409, "conflict")["details"]["status"] == "queued"
 
 
+async def test_an_active_image_whose_file_is_gone_answers_unavailable_not_500(
+    admin: ApiSession,
+) -> None:
+    image = await active_image(admin, random_bytes(4096))
+    ImageStore(admin.runtime.settings.images_dir).path_for(image["id"]).unlink()
+
+    response = await admin.get(f"/images/{image['id']}/file")
+
+    assert assert_error(response, 503, "unavailable")["details"] == {"image_id": image["id"]}
+    assert response.headers["Retry-After"]
+    assert (await admin.get(f"/images/{image['id']}")).json()["status"] == "active"
+
+
 async def test_an_upload_that_is_not_an_octet_stream_is_refused_and_changes_nothing(
     admin: ApiSession,
 ) -> None:
