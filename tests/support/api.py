@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import jwt
 
 from cloudplane.operations.sweeper import recover_after_restart
 from cloudplane.runtime import Runtime
@@ -26,6 +27,12 @@ class ApiSession:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def credential(self) -> str:
+        """The credential claim of this session's token, for tests that issue their own."""
+        claims = jwt.decode(self.token, options={"verify_signature": False})
+        return str(claims["cred"])
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {**self.headers, **kwargs.pop("headers", {})}

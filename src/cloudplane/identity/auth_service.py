@@ -8,6 +8,7 @@ neither the answer nor its timing reveals which users exist.
 from __future__ import annotations
 
 import asyncio
+import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -72,15 +73,18 @@ async def refresh(session: AsyncSession, tokens: TokenCodec, refresh_token: str)
     except InvalidToken as exc:
         raise Unauthorized(BAD_REFRESH) from exc
     principal = await resolve_principal(session, claims.user_id, claims.project_id)
-    if principal is None:
+    # A refresh token issued before the password last changed is spent.
+    if principal is None or not hmac.compare_digest(principal.credential, claims.credential):
         raise Unauthorized(BAD_REFRESH)
     return issue_tokens(tokens, principal)
 
 
 def issue_tokens(tokens: TokenCodec, principal: Principal) -> IssuedTokens:
-    access, access_expires = tokens.issue(principal.user_id, principal.project_id, "access")
+    access, access_expires = tokens.issue(
+        principal.user_id, principal.project_id, "access", credential=principal.credential
+    )
     refresh_token, refresh_expires = tokens.issue(
-        principal.user_id, principal.project_id, "refresh"
+        principal.user_id, principal.project_id, "refresh", credential=principal.credential
     )
     return IssuedTokens(access, access_expires, refresh_token, refresh_expires, principal)
 

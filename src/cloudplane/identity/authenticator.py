@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloudplane.identity.models import ApiKey, Membership, Project, Role, User
+from cloudplane.identity.passwords import credential_fingerprint
 from cloudplane.identity.principal import Principal
 from cloudplane.identity.tokens import (
     InvalidToken,
@@ -67,13 +68,13 @@ class Authenticator:
         cache_key = f"u:{claims.user_id}:{claims.project_id}"
         cached = self._cached(cache_key)
         if cached is not None:
-            return cached.principal
+            return _issued_for(cached.principal, claims.credential)
         async with self._sessions() as session:
             principal = await resolve_principal(session, claims.user_id, claims.project_id)
         if principal is None:
             raise Unauthorized("invalid or expired token")
         self._remember(cache_key, principal, None)
-        return principal
+        return _issued_for(principal, claims.credential)
 
     async def _from_api_key(self, prefix: str, secret: str) -> Principal:
         digest = hash_api_secret(secret)
@@ -126,6 +127,13 @@ class Authenticator:
         self._cache[cache_key] = _Cached(principal, secret_sha256, time.monotonic() + self._ttl)
 
 
+def _issued_for(principal: Principal, credential: str) -> Principal:
+    """``principal``, when the token was issued under the user's current password."""
+    if not hmac.compare_digest(principal.credential, credential):
+        raise Unauthorized("invalid or expired token")
+    return principal
+
+
 async def resolve_principal(
     session: AsyncSession, user_id: str, project_id: str, *, api_key_id: str | None = None
 ) -> Principal | None:
@@ -135,7 +143,7 @@ async def resolve_principal(
     """
     row = (
         await session.execute(
-            select(User.username, User.is_admin, Membership.role)
+            select(User.username, User.is_admin, User.password_hash, Membership.role)
             .select_from(User)
             .join(Project, (Project.id == project_id) & (Project.deleted_key == LIVE))
             .outerjoin(
@@ -152,7 +160,7 @@ async def resolve_principal(
     ).first()
     if row is None:
         return None
-    username, is_admin, membership_role = row
+    username, is_admin, password_hash, membership_role = row
     roles: set[Role] = set()
     if is_admin:
         roles.add(Role.ADMIN)
@@ -166,4 +174,5 @@ async def resolve_principal(
         project_id=project_id,
         roles=frozenset(roles),
         api_key_id=api_key_id,
+        credential=credential_fingerprint(password_hash),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -25,3 +27,13 @@ class PasswordHashing:
         except (VerificationError, InvalidHashError):
             return False
         return matched and password_hash is not None
+
+
+def credential_fingerprint(password_hash: str) -> str:
+    """A short, stable mark of one password setting, carried in tokens.
+
+    Every hash has its own salt, so the mark changes whenever the password is set, even to the
+    same password: tokens issued before that no longer match. It reveals nothing usable about
+    the password (a digest of a salted argon2 hash).
+    """
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:32]

@@ -14,6 +14,9 @@ class Principal:
     project_id: str
     roles: frozenset[Role]
     api_key_id: str | None = None
+    credential: str = ""
+    """``credential_fingerprint`` of the user's password hash when the principal was resolved:
+    tokens issued for it carry this, and stop working once the password changes."""
 
     @property
     def is_admin(self) -> bool:

@@ -29,6 +29,8 @@ class TokenClaims:
     project_id: str
     kind: TokenKind
     expires_at: datetime
+    credential: str
+    """The ``Principal.credential`` the token was issued under."""
 
 
 class InvalidToken(Exception):
@@ -42,12 +44,15 @@ class TokenCodec:
         self._secret = secret
         self._ttl = {"access": access_ttl_s, "refresh": refresh_ttl_s}
 
-    def issue(self, user_id: str, project_id: str, kind: TokenKind) -> tuple[str, datetime]:
+    def issue(
+        self, user_id: str, project_id: str, kind: TokenKind, *, credential: str
+    ) -> tuple[str, datetime]:
         expires_at = utcnow() + timedelta(seconds=self._ttl[kind])
         claims = {
             "sub": user_id,
             "project_id": project_id,
             "typ": kind,
+            "cred": credential,
             "exp": expires_at,
             "iat": utcnow(),
             "jti": uuid.uuid4().hex,
@@ -60,17 +65,20 @@ class TokenCodec:
                 token,
                 self._secret,
                 algorithms=[_ALGORITHM],
-                options={"require": ["exp", "sub", "typ"]},
+                options={"require": ["exp", "sub", "typ", "cred"]},
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from exc
         if claims.get("typ") != kind or not isinstance(claims.get("project_id"), str):
             raise InvalidToken("wrong token kind")
+        if not isinstance(claims["cred"], str):
+            raise InvalidToken("malformed credential claim")
         return TokenClaims(
             user_id=str(claims["sub"]),
             project_id=claims["project_id"],
             kind=kind,
             expires_at=datetime.fromtimestamp(int(claims["exp"]), tz=utcnow().tzinfo),
+            credential=claims["cred"],
         )
 
 

@@ -211,8 +211,12 @@ async def test_a_request_without_a_token_is_401_with_a_bearer_challenge(
 async def test_an_expired_access_token_is_401(
     client: httpx.AsyncClient, admin: ApiSession, runtime: Runtime
 ) -> None:
-    valid, _ = codec_for(runtime, ttl_s=60).issue(admin.user_id, admin.project_id, "access")
-    expired, _ = codec_for(runtime, ttl_s=-1).issue(admin.user_id, admin.project_id, "access")
+    valid, _ = codec_for(runtime, ttl_s=60).issue(
+        admin.user_id, admin.project_id, "access", credential=admin.credential
+    )
+    expired, _ = codec_for(runtime, ttl_s=-1).issue(
+        admin.user_id, admin.project_id, "access", credential=admin.credential
+    )
 
     assert (await client.get(WHOAMI, headers=bearer(valid))).status_code == 200
     response = await client.get(WHOAMI, headers=bearer(expired))
@@ -224,7 +228,9 @@ async def test_an_expired_access_token_is_401(
 async def test_an_expired_refresh_token_is_401(
     client: httpx.AsyncClient, admin: ApiSession, runtime: Runtime
 ) -> None:
-    expired, _ = codec_for(runtime, ttl_s=-1).issue(admin.user_id, admin.project_id, "refresh")
+    expired, _ = codec_for(runtime, ttl_s=-1).issue(
+        admin.user_id, admin.project_id, "refresh", credential=admin.credential
+    )
 
     response = await client.post(REFRESH, json={"refresh_token": expired})
 
@@ -236,7 +242,7 @@ async def test_a_forged_or_tampered_token_is_401(
 ) -> None:
     forged, _ = codec_for(
         runtime, ttl_s=60, secret="a-key-that-is-not-the-servers-signing-key"
-    ).issue(admin.user_id, admin.project_id, "access")
+    ).issue(admin.user_id, admin.project_id, "access", credential=admin.credential)
     header, payload, signature = admin.token.split(".")
     tampered = f"{header}.{payload}.{signature[:-4]}AAAA"
 

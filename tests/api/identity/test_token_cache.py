@@ -22,7 +22,9 @@ def cached_authenticator(admin: ApiSession, *, access_ttl_s: int) -> Authenticat
 
 async def test_a_cached_token_stops_working_when_it_expires(admin: ApiSession) -> None:
     authenticator = cached_authenticator(admin, access_ttl_s=1)
-    token, _ = authenticator.tokens.issue(admin.user_id, admin.project_id, "access")
+    token, _ = authenticator.tokens.issue(
+        admin.user_id, admin.project_id, "access", credential=admin.credential
+    )
 
     first = await authenticator.authenticate(token)
     again = await authenticator.authenticate(token)
@@ -42,7 +44,9 @@ async def test_a_forged_token_is_refused_even_after_a_valid_one_was_cached(
     admin: ApiSession,
 ) -> None:
     authenticator = cached_authenticator(admin, access_ttl_s=600)
-    token, _ = authenticator.tokens.issue(admin.user_id, admin.project_id, "access")
+    token, _ = authenticator.tokens.issue(
+        admin.user_id, admin.project_id, "access", credential=admin.credential
+    )
     await authenticator.authenticate(token)
     header, payload, signature = token.split(".")
     forged = f"{header}.{payload}.{signature[:-4]}AAAA"

@@ -128,6 +128,36 @@ async def test_a_new_password_works_at_the_next_login_and_the_old_one_stops(
     await login(client, runtime, "forgetful", "brand-new-password")
 
 
+async def test_a_password_change_ends_the_tokens_issued_before_it(
+    client: httpx.AsyncClient, admin: ApiSession
+) -> None:
+    user = await create_user(admin, "leaked")
+    await set_role(admin, admin.project_id, user["id"], "member")
+    issued = await client.post(
+        "/api/v1/auth/token", json={"username": "leaked", "password": DEFAULT_PASSWORD}
+    )
+    old = issued.json()
+    old_access = {"Authorization": f"Bearer {old['access_token']}"}
+    assert (await client.get("/api/v1/auth/whoami", headers=old_access)).status_code == 200
+
+    changed = await admin.patch(f"/users/{user['id']}", json={"password": DEFAULT_PASSWORD})
+
+    # Set again to the same password: a new setting all the same.
+    assert changed.status_code == 200, changed.text
+    assert_error(await client.get("/api/v1/auth/whoami", headers=old_access), 401, "unauthorized")
+    refreshed = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": old["refresh_token"]}
+    )
+    assert_error(refreshed, 401, "unauthorized")
+    again = await client.post(
+        "/api/v1/auth/token", json={"username": "leaked", "password": DEFAULT_PASSWORD}
+    )
+    renewed = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": again.json()["refresh_token"]}
+    )
+    assert renewed.status_code == 200, renewed.text
+
+
 async def test_users_are_listed_page_by_page_with_limit_and_marker(admin: ApiSession) -> None:
     for number in range(7):
         await create_user(admin, f"user-{number}")
