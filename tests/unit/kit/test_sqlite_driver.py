@@ -126,3 +126,34 @@ async def test_operation_transactions_get_the_lock_before_waiting_requests(
     # The requests reached the queue before the operation step, yet it went first.
     assert order[0] == "operation"
     assert sorted(order[1:]) == ["request-0", "request-1", "request-2"]
+
+
+async def test_a_unit_of_work_reads_one_snapshot_from_its_first_statement(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    sessions = session_factory(engine)
+    other = sqlite3.connect(tmp_path / "probe.db", isolation_level=None)
+    async with unit_of_work(sessions) as session:
+        before = (await session.execute(text("SELECT n FROM counter"))).scalar_one()
+        other.execute("UPDATE counter SET n = 5 WHERE id = 1")  # committed at once
+        after = (await session.execute(text("SELECT n FROM counter"))).scalar_one()
+    other.close()
+    assert (before, after) == (0, 0)
+    async with unit_of_work(sessions) as session:
+        assert (await session.execute(text("SELECT n FROM counter"))).scalar_one() == 5
+
+
+async def test_a_writer_holds_the_write_lock_only_from_its_first_statement(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    sessions = session_factory(engine)
+    other = sqlite3.connect(tmp_path / "probe.db", isolation_level=None, timeout=0)
+    async with unit_of_work(sessions, write=True) as session:
+        await session.connection()  # the transaction has begun, but nothing ran yet
+        other.execute("UPDATE counter SET n = 7 WHERE id = 1")  # would be "locked" if held
+        await session.execute(text("UPDATE counter SET n = n + 1 WHERE id = 1"))
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("UPDATE counter SET n = 0 WHERE id = 1")
+    other.close()
+    async with unit_of_work(sessions) as session:
+        assert (await session.execute(text("SELECT n FROM counter"))).scalar_one() == 8
