@@ -110,9 +110,10 @@ def server_body(server: ServerFields, extras: ServerExtras = NO_EXTRAS) -> Serve
         "status": ServerStatus.DELETED.value if deleted else server.status,
         "task_state": server.task_state,
         "power_state": server.power_state,
-        "addresses": extras.addresses,
-        "floating_ips": extras.floating_ips,
-        "volumes": extras.volumes,
+        # Copies: ``NO_EXTRAS`` is shared by every body without extras.
+        "addresses": list(extras.addresses),
+        "floating_ips": list(extras.floating_ips),
+        "volumes": list(extras.volumes),
         "metadata": dict(server.metadata_ or {}),
         "fault": fault,
         "host": server.host,
