@@ -31,7 +31,9 @@ from cloudplane.kit.clock import utcnow
 from cloudplane.kit.db import unit_of_work
 from cloudplane.network.port_building import PortBuilds
 from cloudplane.network.server_ports import (
+    delete_made_ports_on_backend,
     load_server_port_builds,
+    made_port_ids,
     mark_ports_active,
     plug_loaded_ports,
     release_server_ports,
@@ -214,8 +216,15 @@ class PowerAction:
 
 
 class DeleteServer:
+    """Deletes the server on the backend, then the ports made for it, then records it all in
+    one transaction. Every backend call is idempotent by id and every write is guarded by the
+    server still being ``DELETING``, so a run repeated after a crash converges."""
+
     async def run(self, runtime: Runtime, operation: Operation) -> None:
         await runtime.driver.delete_server(operation.resource_id)
+        async with unit_of_work(runtime.sessions) as session:
+            port_ids = await _ports_to_delete(session, operation.resource_id)
+        deletes = await delete_made_ports_on_backend(runtime, port_ids)
         async with unit_of_work(runtime.sessions, write=True) as session:
             server = await repository.get_live_server(session, operation.resource_id)
             if server is not None and server.task_state == TaskState.DELETING.value:
@@ -225,12 +234,33 @@ class DeleteServer:
                 server.mark_deleted(server.id)
                 # Ports, floating-IP associations and volumes go in the same transaction, so
                 # a deleted server never leaves them pointing at it.
-                await release_server_ports(session, runtime, server.id)
+                await release_server_ports(
+                    session, runtime, server.id, gone_on_backend=deletes.gone
+                )
                 await release_server_volumes(session, runtime, server.id)
+            _record_port_failures(session, operation.id, deletes.failed)
             await finish_operation(session, operation.id)
 
     async def fail(self, runtime: Runtime, operation: Operation, reason: str) -> None:
         await _fail_server(runtime, operation, reason, task_state=TaskState.DELETING)
+
+
+async def _ports_to_delete(session: AsyncSession, server_id: str) -> list[str]:
+    """The ports made for the server, if it is still this delete's to finish."""
+    server = await repository.get_live_server(session, server_id)
+    if server is None or server.task_state != TaskState.DELETING.value:
+        return []
+    return await made_port_ids(session, server_id)
+
+
+def _record_port_failures(session: AsyncSession, operation_id: str, failed: dict[str, str]) -> None:
+    # Such a port still goes: ``release_server_ports`` gives it a delete operation of its own.
+    for port_id, reason in failed.items():
+        record_event(
+            session,
+            operation_id,
+            f"port {port_id} could not be deleted on the backend ({reason}); retried on its own",
+        )
 
 
 async def _yield_to_delete(runtime: Runtime, operation: Operation, reason: str) -> None:

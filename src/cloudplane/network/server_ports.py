@@ -8,12 +8,13 @@ ports given to it (unbound, and kept, when it goes).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloudplane.drivers.errors import DriverError
 from cloudplane.drivers.network_contract import InterfaceSpec
 from cloudplane.identity.principal import Principal
 from cloudplane.kit.clock import utcnow
@@ -21,11 +22,16 @@ from cloudplane.kit.db import LIVE, unit_of_work
 from cloudplane.kit.errors import Conflict, ValidationFailed
 from cloudplane.network import repository
 from cloudplane.network.floating_ip_schemas import FloatingIpTask
-from cloudplane.network.ipam import check_requested_ip
+from cloudplane.network.ipam import check_requested_ip, release_port_addresses
 from cloudplane.network.models import FloatingIp, Network, Port
 from cloudplane.network.network_service import get_usable_network
 from cloudplane.network.port_building import PortBuilds, build_loaded_ports, load_port_builds
-from cloudplane.network.port_service import get_port, remove_port, store_port
+from cloudplane.network.port_service import (
+    clear_floating_ips_of_ports,
+    get_port,
+    remove_port,
+    store_port,
+)
 from cloudplane.network.repository import RowLock
 from cloudplane.network.schemas import DeviceOwner, NetworkRequest, PortStatus
 from cloudplane.network.security_group_service import groups_for_port
@@ -165,7 +171,7 @@ def interfaces_for(ports: Sequence[Port]) -> tuple[InterfaceSpec, ...]:
 
 @dataclass(slots=True)
 class ReleasedPorts:
-    """What ``release_ports_of_server`` changed (the leak sweep audits it)."""
+    """What ``release_server_ports`` changed (the leak sweep audits it)."""
 
     deleted: list[Port] = field(default_factory=list)
     unbound: list[Port] = field(default_factory=list)
@@ -175,36 +181,104 @@ class ReleasedPorts:
         return bool(self.deleted or self.unbound or self.disassociated)
 
 
-async def release_server_ports(session: AsyncSession, runtime: Runtime, server_id: str) -> None:
-    """On server delete: delete the ports made for it, unbind the ports it was given, and
-    disassociate its floating IPs (they stay allocated to the project). Idempotent."""
-    await release_ports_of_server(session, runtime, server_id)
+@dataclass(slots=True)
+class BackendPortDeletes:
+    """What ``delete_made_ports_on_backend`` did: the ports the backend no longer holds, and
+    the reason each of the others could not be deleted."""
+
+    gone: frozenset[str] = frozenset()
+    failed: dict[str, str] = field(default_factory=dict)
 
 
-async def release_ports_of_server(
-    session: AsyncSession, runtime: Runtime, server_id: str
-) -> ReleasedPorts:
-    released = ReleasedPorts()
-    ports = list(
-        (
-            await session.scalars(
-                select(Port)
-                .where(Port.device_id == server_id, Port.deleted_key == LIVE)
-                .order_by(Port.created_at, Port.id)
-                .with_for_update()
-            )
-        ).all()
+async def made_port_ids(session: AsyncSession, server_id: str) -> list[str]:
+    """The ids of the live ports made for server ``server_id`` (``device_owner = "compute"``)."""
+    rows = await session.scalars(
+        select(Port.id)
+        .where(
+            Port.device_id == server_id,
+            Port.device_owner == DeviceOwner.SERVER.value,
+            Port.deleted_key == LIVE,
+        )
+        .order_by(Port.created_at, Port.id)
     )
+    return list(rows.all())
+
+
+async def delete_made_ports_on_backend(
+    runtime: Runtime, port_ids: Sequence[str]
+) -> BackendPortDeletes:
+    """Delete these ports on the backend, one by one; call it outside any session.
+
+    The backend's ``delete_port`` is idempotent by id (an unknown port succeeds) and removes
+    any floating-IP mapping onto the port, so a repeated server delete repeats this safely. A
+    ``DriverError`` on one port is recorded in ``failed`` and the others still go.
+    """
+    gone: set[str] = set()
+    failed: dict[str, str] = {}
+    for port_id in port_ids:
+        try:
+            await runtime.driver.delete_port(port_id)
+        except DriverError as exc:
+            failed[port_id] = str(exc) or exc.code
+        else:
+            gone.add(port_id)
+    return BackendPortDeletes(gone=frozenset(gone), failed=failed)
+
+
+async def release_server_ports(
+    session: AsyncSession,
+    runtime: Runtime,
+    server_id: str,
+    *,
+    gone_on_backend: Collection[str] = frozenset(),
+) -> ReleasedPorts:
+    """On server delete: delete the ports made for it, unbind the ports it was given, and
+    disassociate their floating IPs (they stay allocated to the project). Idempotent.
+
+    Ports in ``gone_on_backend`` (already deleted there by ``delete_made_ports_on_backend``)
+    are finished here: marked deleted, their addresses freed and their floating IPs cleared,
+    with no operation of their own. Any other port made for the server is hidden and gets a
+    port ``delete`` operation (run after commit; a failure there leaves its addresses held
+    for the leak sweep to retry). Call it in the transaction that marks the server deleted.
+    """
+    released = ReleasedPorts()
+    ports = await _lock_live_ports(session, server_id)
     kept = [port for port in ports if port.device_owner != DeviceOwner.SERVER.value]
     released.disassociated = await _disassociate_from(session, runtime, kept)
-    for port in ports:
-        if port in kept:
-            _unbind(port)
-            released.unbound.append(port)
-        elif await remove_port(session, runtime, None, port):
+    for port in kept:
+        _unbind(port)
+        released.unbound.append(port)
+    made = [port for port in ports if port.device_owner == DeviceOwner.SERVER.value]
+    for port in made:
+        if port.id in gone_on_backend:
+            deleted = await _finish_deleted_port(session, port)
+        else:
+            deleted = await remove_port(session, runtime, None, port)
+        if deleted:
             released.deleted.append(port)
     await session.flush()
     return released
+
+
+async def _lock_live_ports(session: AsyncSession, server_id: str) -> list[Port]:
+    rows = await session.scalars(
+        select(Port)
+        .where(Port.device_id == server_id, Port.deleted_key == LIVE)
+        .order_by(Port.created_at, Port.id)
+        .with_for_update()
+    )
+    return list(rows.all())
+
+
+async def _finish_deleted_port(session: AsyncSession, port: Port) -> bool:
+    """Mark a port the backend no longer holds deleted and free its addresses; False when it
+    was already deleted (its addresses are then left to whoever deleted it)."""
+    if not await repository.soft_delete(session, Port, port.id, status=PortStatus.DELETED.value):
+        return False
+    # The backend's delete removed any floating-IP mapping onto the port: clear the rows.
+    await clear_floating_ips_of_ports(session, [port.id])
+    await release_port_addresses(session, port.id)
+    return True
 
 
 async def _disassociate_from(

@@ -19,7 +19,7 @@ from cloudplane.kit.db import LIVE, unit_of_work
 from cloudplane.kit.logging import get_logger
 from cloudplane.network.models import FloatingIp, IpAllocation, Port
 from cloudplane.network.port_service import clear_floating_ips_of_ports
-from cloudplane.network.server_ports import release_ports_of_server
+from cloudplane.network.server_ports import release_server_ports
 from cloudplane.operations.service import start_operation
 from cloudplane.runtime import Runtime
 
@@ -41,7 +41,7 @@ async def sweep_network_leaks(runtime: Runtime) -> int:
     repairs = 0
     for server_id in await _servers_gone_with_ports(runtime):
         async with unit_of_work(runtime.sessions, write=True) as session:
-            released = await release_ports_of_server(session, runtime, server_id)
+            released = await release_server_ports(session, runtime, server_id)
             for port in released.deleted:
                 _audit(session, "sweep.release_port", "ports", port.id, port.project_id)
             for port in released.unbound:
