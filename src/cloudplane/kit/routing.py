@@ -8,6 +8,8 @@ alone when the path lies outside it, which leaves the patterns to the router tha
 
 from __future__ import annotations
 
+import functools
+
 from fastapi import APIRouter
 from starlette.routing import Match
 from starlette.types import Scope
@@ -20,8 +22,13 @@ class PrefixedRouter(APIRouter):
     what does not start with ``/api/v1/projects/``.
     """
 
+    @functools.cached_property
+    def _literal_prefix(self) -> str:
+        # Read at the first request, once every route is in place.
+        return self.prefix.partition("{")[0]
+
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        literal = self.prefix.partition("{")[0]
+        literal = self._literal_prefix
         if literal and not scope.get("path", "").startswith(literal):
             return Match.NONE, {}
         return super().matches(scope)

@@ -205,16 +205,25 @@ async def remove_port(
     session: AsyncSession, runtime: Runtime, principal: Principal | None, port: Port
 ) -> bool:
     """Hide the port, drop floating-IP associations onto it, and start its backend delete.
+    False when the port was already deleted."""
+    if not await hide_port(session, port):
+        return False
+    await start_operation(
+        session, runtime, principal, action="delete", resource_type=RESOURCE, resource_id=port.id
+    )
+    return True
+
+
+async def hide_port(session: AsyncSession, port: Port) -> bool:
+    """Mark the port deleted and its floating IPs unassociated; False when it already was.
 
     The backend's ``delete_port`` removes any floating-IP mapping with the port, so the
-    floating IPs only need their rows cleared. False when the port was already deleted.
+    floating IPs only need their rows cleared. The port's addresses stay held until its
+    backend delete is done.
     """
     if not await repository.soft_delete(session, Port, port.id, status=PortStatus.DELETED.value):
         return False
     await clear_floating_ips_of_ports(session, [port.id])
-    await start_operation(
-        session, runtime, principal, action="delete", resource_type=RESOURCE, resource_id=port.id
-    )
     return True
 
 

@@ -18,7 +18,7 @@ from cloudplane.drivers.errors import DriverError
 from cloudplane.drivers.network_contract import InterfaceSpec
 from cloudplane.identity.principal import Principal
 from cloudplane.kit.clock import utcnow
-from cloudplane.kit.db import LIVE, unit_of_work
+from cloudplane.kit.db import LIVE
 from cloudplane.kit.errors import Conflict, ValidationFailed
 from cloudplane.network import repository
 from cloudplane.network.floating_ip_schemas import FloatingIpTask
@@ -27,8 +27,8 @@ from cloudplane.network.models import FloatingIp, Network, Port
 from cloudplane.network.network_service import get_usable_network
 from cloudplane.network.port_building import PortBuilds, build_loaded_ports, load_port_builds
 from cloudplane.network.port_service import (
-    clear_floating_ips_of_ports,
     get_port,
+    hide_port,
     remove_port,
     store_port,
 )
@@ -140,20 +140,6 @@ async def mark_ports_active(session: AsyncSession, builds: PortBuilds) -> None:
             expect={"status": PortStatus.BUILD.value},
             values={"status": PortStatus.ACTIVE.value},
         )
-
-
-async def plug_server_ports(runtime: Runtime, server_id: str) -> tuple[InterfaceSpec, ...]:
-    """Build the server's ports on the backend (idempotent), mark them ``ACTIVE``, and return
-    its ``ServerSpec.interfaces``: the three steps above, each in its own transaction.
-
-    Call it outside any session.
-    """
-    async with unit_of_work(runtime.sessions) as session:
-        builds = await load_server_port_builds(session, runtime, server_id)
-    interfaces = await plug_loaded_ports(runtime, builds)
-    async with unit_of_work(runtime.sessions, write=True) as session:
-        await mark_ports_active(session, builds)
-    return interfaces
 
 
 def interfaces_for(ports: Sequence[Port]) -> tuple[InterfaceSpec, ...]:
@@ -273,10 +259,8 @@ async def _lock_live_ports(session: AsyncSession, server_id: str) -> list[Port]:
 async def _finish_deleted_port(session: AsyncSession, port: Port) -> bool:
     """Mark a port the backend no longer holds deleted and free its addresses; False when it
     was already deleted (its addresses are then left to whoever deleted it)."""
-    if not await repository.soft_delete(session, Port, port.id, status=PortStatus.DELETED.value):
+    if not await hide_port(session, port):
         return False
-    # The backend's delete removed any floating-IP mapping onto the port: clear the rows.
-    await clear_floating_ips_of_ports(session, [port.id])
     await release_port_addresses(session, port.id)
     return True
 

@@ -22,7 +22,9 @@ from cloudplane.network.schemas import NetworkRequest
 from cloudplane.network.server_ports import (
     allocate_server_ports,
     interfaces_for,
-    plug_server_ports,
+    load_server_port_builds,
+    mark_ports_active,
+    plug_loaded_ports,
     release_server_ports,
 )
 
@@ -69,7 +71,12 @@ async def test_a_server_gets_a_port_per_request_in_order(admin: ApiSession) -> N
     await member.settle()
     assert (await member.get(f"/ports/{ports[0].id}")).json()["status"] == "BUILD"
 
-    assert await plug_server_ports(member.runtime, server["id"]) == interfaces
+    # What a server's create operation does: load, build on the backend, mark ACTIVE.
+    async with unit_of_work(member.runtime.sessions) as session:
+        builds = await load_server_port_builds(session, member.runtime, server["id"])
+    assert await plug_loaded_ports(member.runtime, builds) == interfaces
+    async with unit_of_work(member.runtime.sessions, write=True) as session:
+        await mark_ports_active(session, builds)
 
     shown = (await member.get(f"/ports/{ports[0].id}")).json()
     assert shown["status"] == "ACTIVE"
