@@ -148,9 +148,10 @@ async def show_server(
     deleted: Annotated[bool, Query(description="Admins only: allow a deleted server.")] = False,
 ) -> JsonBody:
     """One server."""
-    server = await service.get_server_view(session, principal, server_id, include_deleted=deleted)
-    extras = await load_server_extras(session, [server.id])
-    return JsonBody(server_body(server, extras.get(server.id, NO_EXTRAS)))
+    server, extras = await service.get_server_view(
+        session, principal, server_id, include_deleted=deleted
+    )
+    return JsonBody(server_body(server, extras))
 
 
 @router.patch(

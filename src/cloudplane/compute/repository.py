@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudplane.compute.models import Server
@@ -51,18 +50,6 @@ SERVER_VIEW_COLUMNS = (
 )
 """What a server body shows, read as plain rows with the ``Server`` attribute names as keys:
 the read paths need no ORM instances, and building them costs more than the query."""
-
-
-@functools.cache
-def _server_view_statement() -> Select[Any]:
-    return select(*SERVER_VIEW_COLUMNS).where(SERVERS.id == bindparam("server_id"))
-
-
-async def get_server_view(session: AsyncSession, server_id: str) -> Row[Any] | None:
-    """The body columns of a server, deleted or not."""
-    result = await session.execute(_server_view_statement(), {"server_id": server_id})
-    row: Row[Any] | None = result.first()
-    return row
 
 
 def server_views_query(*, project_id: str | None, include_deleted: bool) -> Select[Any]:

@@ -2,31 +2,38 @@
 
 Loaded for a whole page of servers at once, never per server, and in one statement: the three
 reads are one ``UNION ALL`` of rows shaped alike (``_EXTRAS_COLUMNS``), because on the server
-show path each statement costs about as much as the rest of the request.
+show path each statement costs about as much as the rest of the request. For the same reason the
+show path reads a server's row and its extras together, in one statement.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 from sqlalchemy import (
     BindParameter,
+    ColumnElement,
     CompoundSelect,
+    Row,
+    Select,
     String,
     bindparam,
     case,
     cast,
-    literal,
+    literal_column,
     null,
     select,
+    true,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloudplane.compute.models import Server
+from cloudplane.compute.repository import SERVER_VIEW_COLUMNS
 from cloudplane.kit.db import LIVE
 from cloudplane.network.models import FloatingIp, Port
 from cloudplane.storage.models import VolumeAttachment
@@ -66,13 +73,16 @@ _EXTRAS_COLUMNS = ("kind", "server_id", "at", "sort_key", "first", "second", "th
 the entry's own values, as text so that the three kinds line up on every engine."""
 
 
-@functools.cache
-def _extras_statement() -> CompoundSelect[Any]:
+ServerMatch = Callable[[ColumnElement[str]], ColumnElement[bool]]
+"""Picks the servers whose extras are read, given the column that names a row's server."""
+
+
+def _extras_union(match: ServerMatch) -> CompoundSelect[Any]:
+    """The extras rows (``_EXTRAS_COLUMNS``) of the servers that ``match`` picks, unordered."""
     ports, floating_ips = Port.__table__.c, FloatingIp.__table__.c
     attachments = VolumeAttachment.__table__.c
-    server_ids: BindParameter[str] = bindparam("server_ids", expanding=True)
     addresses = select(
-        literal(_ADDRESS),
+        _kind(_ADDRESS),
         ports.device_id,
         ports.created_at,
         ports.id,
@@ -80,10 +90,10 @@ def _extras_statement() -> CompoundSelect[Any]:
         ports.mac,
         # A JSON list of the port's fixed IPs, read back as text on every engine.
         cast(ports.fixed_ips, String),
-    ).where(ports.device_id.in_(server_ids), ports.deleted_key == LIVE)
+    ).where(match(ports.device_id), ports.deleted_key == LIVE)
     associated = (
         select(
-            literal(_FLOATING_IP),
+            _kind(_FLOATING_IP),
             ports.device_id,
             floating_ips.created_at,
             floating_ips.id,
@@ -92,21 +102,17 @@ def _extras_statement() -> CompoundSelect[Any]:
             null(),
         )
         .join_from(FloatingIp.__table__, Port.__table__, ports.id == floating_ips.port_id)
-        .where(
-            ports.device_id.in_(server_ids),
-            ports.deleted_key == LIVE,
-            floating_ips.deleted_key == LIVE,
-        )
+        .where(match(ports.device_id), ports.deleted_key == LIVE, floating_ips.deleted_key == LIVE)
     )
     volumes = select(
-        literal(_VOLUME),
+        _kind(_VOLUME),
         attachments.server_id,
         null(),
         attachments.device,
         attachments.volume_id,
-        case((attachments.boot, literal("1")), else_=literal("0")),
+        case((attachments.boot, literal_column("'1'")), else_=literal_column("'0'")),
         null(),
-    ).where(attachments.server_id.in_(server_ids))
+    ).where(match(attachments.server_id))
     labelled = [
         part.with_only_columns(
             *(
@@ -116,9 +122,48 @@ def _extras_statement() -> CompoundSelect[Any]:
         )
         for part in (addresses, associated, volumes)
     ]
-    merged = union_all(*labelled)
+    return union_all(*labelled)
+
+
+def _kind(kind: str) -> ColumnElement[str]:
+    # Written into the SQL rather than bound: a bound value costs a parameter per execution.
+    return literal_column(f"'{kind}'", String)
+
+
+@functools.cache
+def _extras_statement() -> CompoundSelect[Any]:
+    server_ids: BindParameter[str] = bindparam("server_ids", expanding=True)
+    merged = _extras_union(lambda server_id: server_id.in_(server_ids))
     order = merged.selected_columns
     return merged.order_by(order.kind, order.server_id, order.at, order.sort_key)
+
+
+@functools.cache
+def _server_with_extras_statement() -> Select[Any]:
+    servers = Server.__table__.c
+    server_id: BindParameter[str] = bindparam("server_id")
+    extras = _extras_union(lambda owner: owner == server_id).subquery("extras")
+    return (
+        select(*SERVER_VIEW_COLUMNS, *(extras.c[name] for name in _EXTRAS_COLUMNS))
+        # Every extras row already belongs to the server: the join only attaches them to its
+        # row, and keeps that row when there are none.
+        .outerjoin_from(Server.__table__, extras, true())
+        .where(servers.id == server_id)
+        .order_by(extras.c.kind, extras.c.at, extras.c.sort_key)
+    )
+
+
+async def load_server_with_extras(
+    session: AsyncSession, server_id: str
+) -> tuple[Row[Any], ServerExtras] | None:
+    """A server's body columns (``SERVER_VIEW_COLUMNS``, deleted or not) and its extras, read
+    in one statement (the server show path); None when there is no such server."""
+    rows = (await session.execute(_server_with_extras_statement(), {"server_id": server_id})).all()
+    if not rows:
+        return None
+    extras_width = len(_EXTRAS_COLUMNS)
+    extras = _fold_extras(row[-extras_width:] for row in rows if row.kind is not None)
+    return rows[0], extras.get(server_id, NO_EXTRAS)
 
 
 async def load_server_extras(
@@ -128,6 +173,11 @@ async def load_server_extras(
     if not server_ids:
         return {}
     rows = await session.execute(_extras_statement(), {"server_ids": list(server_ids)})
+    return _fold_extras(rows)
+
+
+def _fold_extras(rows: Iterable[Sequence[Any]]) -> dict[str, ServerExtras]:
+    """Extras rows (``_EXTRAS_COLUMNS``, in order) gathered per server."""
     extras: dict[str, ServerExtras] = {}
     for kind, server_id, _at, sort_key, first, second, third in rows:
         entries = extras.get(server_id)

@@ -18,6 +18,7 @@ from cloudplane.compute import repository
 from cloudplane.compute.flavor_service import get_flavor_for_create
 from cloudplane.compute.models import Flavor, Server
 from cloudplane.compute.schemas import ServerCreate, ServerUpdate
+from cloudplane.compute.server_extras import ServerExtras, load_server_with_extras
 from cloudplane.compute.states import TRANSITIONS, ServerAction, ServerStatus, TaskState
 from cloudplane.compute.views import ServerFields
 from cloudplane.identity.principal import Principal
@@ -57,14 +58,16 @@ async def get_server_any_state(
 
 async def get_server_view(
     session: AsyncSession, principal: Principal, server_id: str, *, include_deleted: bool
-) -> ServerFields:
-    """``get_server_any_state`` for reading only: the body's columns, same visibility rules."""
-    server = await repository.get_server_view(session, server_id)
-    if server is None or not _visible(principal, server):
+) -> tuple[ServerFields, ServerExtras]:
+    """``get_server_any_state`` for reading only: the body's columns and extras, same
+    visibility rules."""
+    found = await load_server_with_extras(session, server_id)
+    if found is None or not _visible(principal, found[0]):
         raise NotFound(RESOURCE, server_id)
+    server, extras = found
     if server.deleted_at is not None and not (include_deleted and principal.is_admin):
         raise NotFound(RESOURCE, server_id)
-    return cast(ServerFields, server)
+    return cast(ServerFields, server), extras
 
 
 def _visible(principal: Principal, server: ServerFields | Row[Any]) -> bool:

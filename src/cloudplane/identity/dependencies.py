@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cloudplane.identity.principal import Principal
-from cloudplane.kit.deps import RuntimeDep
+from cloudplane.kit.deps import runtime_of
 from cloudplane.kit.errors import Forbidden, RateLimited, Unauthorized
 
 _bearer = HTTPBearer(
@@ -19,12 +19,12 @@ _bearer = HTTPBearer(
 
 async def current_principal(
     request: Request,
-    runtime: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """The authenticated caller; 401 without a valid bearer credential."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("a bearer token is required")
+    runtime = runtime_of(request)
     principal = await runtime.authenticator.authenticate(credentials.credentials)
     request.state.principal = principal
     caller = f"key:{principal.api_key_id}" if principal.api_key_id else f"user:{principal.user_id}"
