@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -78,6 +79,17 @@ async def settle(runtime: Runtime) -> None:
         if not queue.busy:
             return
     raise AssertionError("in-process tasks did not settle")
+
+
+async def until_finished(api: ApiSession, operation_id: str) -> dict[str, Any]:
+    """Poll an operation, as a client would, until it has succeeded or failed (for a test
+    that must not ``settle``, because another operation is held midway)."""
+    for _ in range(1000):
+        operation: dict[str, Any] = (await api.get(f"/operations/{operation_id}")).json()
+        if operation["status"] in ("succeeded", "failed"):
+            return operation
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"operation {operation_id} did not finish: {operation}")
 
 
 async def login(

@@ -34,6 +34,7 @@ from cloudplane.network.server_ports import (
     delete_made_ports_on_backend,
     load_server_port_builds,
     made_port_ids,
+    made_port_ids_of,
     mark_ports_active,
     plug_loaded_ports,
     release_server_ports,
@@ -120,9 +121,13 @@ class CreateServer:
         try:
             info = await runtime.driver.create_server(spec)
         except Exception:
-            # The ports exist on the backend whatever became of the server: say so.
+            # The ports exist on the backend whatever became of the server: say so, unless a
+            # delete has taken the server meanwhile, which may have run before they existed.
             async with unit_of_work(runtime.sessions, write=True) as session:
                 await mark_ports_active(session, ports)
+                deleted_meanwhile = not await _still_spawning(session, server.id)
+            if deleted_meanwhile:
+                await delete_made_ports_on_backend(runtime, made_port_ids_of(ports))
             raise
         if block_devices:
             # Only a server with volumes has attachments to finish: none can be added while
@@ -140,10 +145,15 @@ class CreateServer:
                 record_event(session, operation.id, f"server running on {info.host}")
                 await finish_operation(session, operation.id)
                 return
-        # Deleted while it was being built: remove what we made so it cannot come back.
+        # Deleted while it was being built: remove what we made so it cannot come back. The
+        # delete may have run before the server or its ports existed on the backend.
         await runtime.driver.delete_server(server.id)
+        deletes = await delete_made_ports_on_backend(runtime, made_port_ids_of(ports))
         await _yield_to_delete(
-            runtime, operation, "the server was deleted while it was being built"
+            runtime,
+            operation,
+            "the server was deleted while it was being built",
+            port_failures=deletes.failed,
         )
 
     async def fail(self, runtime: Runtime, operation: Operation, reason: str) -> None:
@@ -172,6 +182,12 @@ async def _load_build(session: AsyncSession, runtime: Runtime, server_id: str) -
         volumes=await plan_server_volumes(session, runtime, server.id),
         ports=await load_server_port_builds(session, runtime, server.id),
     )
+
+
+async def _still_spawning(session: AsyncSession, server_id: str) -> bool:
+    """Whether the server is still in its create's hands (no delete has taken it)."""
+    server = await repository.get_any_server(session, server_id)
+    return server is not None and server.task_state == TaskState.SPAWNING.value
 
 
 class PowerAction:
@@ -263,8 +279,22 @@ def _record_port_failures(session: AsyncSession, operation_id: str, failed: dict
         )
 
 
-async def _yield_to_delete(runtime: Runtime, operation: Operation, reason: str) -> None:
+async def _yield_to_delete(
+    runtime: Runtime,
+    operation: Operation,
+    reason: str,
+    *,
+    port_failures: dict[str, str] | None = None,
+) -> None:
     async with unit_of_work(runtime.sessions, write=True) as session:
+        for port_id, failure in (port_failures or {}).items():
+            # Nothing retries it: the delete has already finished the port's row.
+            record_event(
+                session,
+                operation.id,
+                f"port {port_id} made by this build could not be removed from the backend "
+                f"({failure}); remove it there by hand",
+            )
         await finish_operation(session, operation.id, error=reason)
 
 

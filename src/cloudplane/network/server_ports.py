@@ -190,6 +190,11 @@ async def made_port_ids(session: AsyncSession, server_id: str) -> list[str]:
     return list(rows.all())
 
 
+def made_port_ids_of(builds: PortBuilds) -> list[str]:
+    """The ids of the loaded ports that were made for their server (not given to it)."""
+    return [port.id for port in builds.ports if port.device_owner == DeviceOwner.SERVER.value]
+
+
 async def delete_made_ports_on_backend(
     runtime: Runtime, port_ids: Sequence[str]
 ) -> BackendPortDeletes:

@@ -216,8 +216,12 @@ class AssociateFloatingIp:
             if done:
                 await finish_operation(session, operation.id)
                 return
-        # Withdrawn meanwhile (server or port deleted, floating IP released): undo the mapping.
+            port_gone = await repository.get_row(session, Port, spec.port_id) is None
+        # Withdrawn meanwhile (server or port deleted, floating IP released): undo the mapping,
+        # and the port as well when it is gone: its delete may have run before it was built.
         await runtime.driver.disassociate_floating_ip(floating_ip.id)
+        if port_gone:
+            await runtime.driver.delete_port(spec.port_id)
         await _finish(runtime, operation, "the association was withdrawn while it was being made")
 
     async def fail(self, runtime: Runtime, operation: Operation, reason: str) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from tests.support.api import ApiSession, assert_error
-from tests.support.factories import create_server
+from tests.api.network.network_factories import create_network
+from tests.support.api import ApiSession, assert_error, until_finished
+from tests.support.factories import create_server, new_project_member
+from tests.support.held_calls import HeldCall
 
 from cloudplane.settings import Settings
 
@@ -51,3 +53,25 @@ async def test_a_failed_build_shows_the_ports_it_built_on_the_backend_active(
     for port_id in port_ids:
         assert port_id in on_backend
         assert (await admin.get(f"/ports/{port_id}")).json()["status"] == "ACTIVE"
+
+
+async def test_a_failed_build_of_a_server_deleted_meanwhile_leaves_no_port_on_the_backend(
+    admin: ApiSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    member = await new_project_member(admin)
+    driver = member.runtime.driver
+    network = await create_network(member, cidr="10.64.0.0/24")
+    port_creation = HeldCall(monkeypatch, driver, "create_port")
+    server = await create_server(member, networks=[{"network_id": network["id"]}])
+    (made_id,) = [address["port_id"] for address in server["addresses"]]
+    await port_creation.reached()
+
+    deleted = await member.delete(f"/servers/{server['id']}")
+    await until_finished(member, deleted.json()["operation_id"])
+    port_creation.release()
+    await member.settle()
+
+    assert made_id not in {port.id for port in await driver.list_ports()}
+    operation = (await member.get(f"/operations/{server['operation_id']}")).json()
+    assert operation["status"] == "failed"
+    assert "injected" in operation["error"]

@@ -11,8 +11,15 @@ from tests.api.network.network_factories import (
     create_port,
     seeded_network,
 )
-from tests.support.api import ApiSession, assert_error
-from tests.support.factories import active_server, new_member, new_project_member, set_quota
+from tests.support.api import ApiSession, assert_error, until_finished
+from tests.support.factories import (
+    active_server,
+    create_server,
+    new_member,
+    new_project_member,
+    set_quota,
+)
+from tests.support.held_calls import HeldCall
 
 from cloudplane.drivers.base import Capability
 from cloudplane.drivers.simulator import SimulatorDriver
@@ -230,3 +237,33 @@ async def test_a_driver_without_the_capability_answers_501(
 
     assert_error(await admin.get(path), 501, "not_supported")
     assert_error(await admin.post(path, json={"name": "x"}), 501, "not_supported")
+
+
+async def test_a_server_deleted_while_its_floating_ip_is_associated_leaves_no_port_behind(
+    admin: ApiSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The association builds the server's port on the backend (in case the server's own
+    # build has not yet); the server's delete runs to its end just before that.
+    member = await new_project_member(admin)
+    driver = member.runtime.driver
+    network = await create_network(member)
+    server = await create_server(member, networks=[{"network_id": network["id"]}])
+    await member.settle()
+    (port_id,) = [address["port_id"] for address in server["addresses"]]
+    floating_ip = await allocate_floating_ip(member)
+    port_building = HeldCall(monkeypatch, driver, "create_port")
+    associating = await member.post(
+        f"/floating-ips/{floating_ip['id']}/associate", json={"server_id": server["id"]}
+    )
+    assert associating.status_code == 202, associating.text
+    await port_building.reached()
+
+    deleted = await member.delete(f"/servers/{server['id']}")
+    assert (await until_finished(member, deleted.json()["operation_id"]))["status"] == "succeeded"
+    port_building.release()
+    await member.settle()
+
+    assert port_id not in {port.id for port in await driver.list_ports()}
+    assert floating_ip["id"] not in {found.id for found in await driver.list_floating_ips()}
+    shown = (await member.get(f"/floating-ips/{floating_ip['id']}")).json()
+    assert (shown["status"], shown["port_id"]) == ("DOWN", None)
