@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
+
+from tests.api.network.network_factories import create_network
+from tests.support.api import ApiSession, until_finished
+from tests.support.factories import create_server
 
 
 class HeldCall:
@@ -32,3 +37,30 @@ class HeldCall:
 
     def release(self) -> None:
         self._released.set()
+
+
+@dataclass(frozen=True)
+class BuildOvertakenByDelete:
+    """A server whose create is held before making its port, deleted to the end meanwhile."""
+
+    server: dict[str, Any]
+    made_port_id: str
+    port_creation: HeldCall
+
+
+async def build_overtaken_by_delete(
+    api: ApiSession, monkeypatch: pytest.MonkeyPatch, cidr: str
+) -> BuildOvertakenByDelete:
+    """Create a server with one port on a new network, hold its build before the backend
+    makes the port, and run the server's delete to its end. Call ``port_creation.release()``
+    and ``settle()`` to let the build go on."""
+    network = await create_network(api, cidr=cidr)
+    port_creation = HeldCall(monkeypatch, api.runtime.driver, "create_port")
+    server = await create_server(api, networks=[{"network_id": network["id"]}])
+    (made_port_id,) = [address["port_id"] for address in server["addresses"]]
+    await port_creation.reached()
+    deleted = await api.delete(f"/servers/{server['id']}")
+    assert deleted.status_code == 202, deleted.text
+    finished = await until_finished(api, deleted.json()["operation_id"])
+    assert finished["status"] == "succeeded", finished
+    return BuildOvertakenByDelete(server, made_port_id, port_creation)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from tests.api.network.network_factories import create_network
-from tests.support.api import ApiSession, assert_error, until_finished
+from tests.support.api import ApiSession, assert_error
 from tests.support.factories import create_server, new_project_member
-from tests.support.held_calls import HeldCall
+from tests.support.held_calls import build_overtaken_by_delete
 
 from cloudplane.settings import Settings
 
@@ -59,19 +58,14 @@ async def test_a_failed_build_of_a_server_deleted_meanwhile_leaves_no_port_on_th
     admin: ApiSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     member = await new_project_member(admin)
-    driver = member.runtime.driver
-    network = await create_network(member, cidr="10.64.0.0/24")
-    port_creation = HeldCall(monkeypatch, driver, "create_port")
-    server = await create_server(member, networks=[{"network_id": network["id"]}])
-    (made_id,) = [address["port_id"] for address in server["addresses"]]
-    await port_creation.reached()
+    overtaken = await build_overtaken_by_delete(member, monkeypatch, "10.64.0.0/24")
 
-    deleted = await member.delete(f"/servers/{server['id']}")
-    await until_finished(member, deleted.json()["operation_id"])
-    port_creation.release()
+    overtaken.port_creation.release()
     await member.settle()
 
-    assert made_id not in {port.id for port in await driver.list_ports()}
-    operation = (await member.get(f"/operations/{server['operation_id']}")).json()
+    on_backend = {port.id for port in await member.runtime.driver.list_ports()}
+    assert overtaken.made_port_id not in on_backend
+    operation_id = overtaken.server["operation_id"]
+    operation = (await member.get(f"/operations/{operation_id}")).json()
     assert operation["status"] == "failed"
     assert "injected" in operation["error"]

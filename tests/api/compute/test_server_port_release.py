@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 from tests.api.network.network_factories import create_network, create_port
-from tests.support.api import ApiSession, assert_error, until_finished
+from tests.support.api import ApiSession, assert_error
 from tests.support.databases import ALL_ENGINES
 from tests.support.factories import create_server, new_project_member
-from tests.support.held_calls import HeldCall
+from tests.support.held_calls import build_overtaken_by_delete
 
 from cloudplane.network.server_ports import delete_made_ports_on_backend
 
@@ -94,25 +94,19 @@ async def test_a_delete_that_died_after_the_backend_deletes_converges_when_run_a
 async def test_a_server_deleted_while_its_ports_are_built_leaves_no_port_on_the_backend(
     admin: ApiSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The delete runs to its end while the create is still making the port on the backend,
-    # so the delete finds nothing there to remove: the create must remove it itself.
+    # The delete ran to its end before the create made the port on the backend, so it found
+    # nothing there to remove: the create must remove it itself.
     member = await new_project_member(admin)
     driver = member.runtime.driver
-    network = await create_network(member, cidr="10.63.0.0/24")
-    port_creation = HeldCall(monkeypatch, driver, "create_port")
-    server = await create_server(member, networks=[{"network_id": network["id"]}])
-    (made_id,) = [address["port_id"] for address in server["addresses"]]
-    await port_creation.reached()
+    overtaken = await build_overtaken_by_delete(member, monkeypatch, "10.63.0.0/24")
+    assert overtaken.made_port_id not in {port.id for port in await driver.list_ports()}
 
-    deleted = await member.delete(f"/servers/{server['id']}")
-    assert deleted.status_code == 202, deleted.text
-    await until_finished(member, deleted.json()["operation_id"])
-    assert made_id not in {port.id for port in await driver.list_ports()}
-    port_creation.release()
+    overtaken.port_creation.release()
     await member.settle()
 
-    assert made_id not in {port.id for port in await driver.list_ports()}
-    assert server["id"] not in {found.id for found in await driver.list_servers()}
-    operation = (await member.get(f"/operations/{server['operation_id']}")).json()
+    assert overtaken.made_port_id not in {port.id for port in await driver.list_ports()}
+    assert overtaken.server["id"] not in {found.id for found in await driver.list_servers()}
+    operation_id = overtaken.server["operation_id"]
+    operation = (await member.get(f"/operations/{operation_id}")).json()
     assert operation["status"] == "failed"
     assert "deleted while it was being built" in operation["error"]
