@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The distributed form as plain processes on this machine: 2 API replicas and 2 workers on the
-# local PostgreSQL (database "cloudplane") and RabbitMQ, sharing one data directory.
+# local PostgreSQL (database "cloudplane"), RabbitMQ and Redis, sharing one data directory.
 #
 #   scripts/distributed.sh up      migrate, then start everything and wait until it answers
 #   scripts/distributed.sh down    stop what `up` started (by the PIDs it recorded)
@@ -15,11 +15,12 @@ export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 : "${CLOUDPLANE_DATABASE:=cloudplane}"
 : "${CLOUDPLANE_DATABASE_URL:=postgresql+asyncpg://postgres@127.0.0.1:5432/${CLOUDPLANE_DATABASE}}"
 : "${CLOUDPLANE_BROKER_URL:=amqp://guest:guest@127.0.0.1:5672/}"
+: "${CLOUDPLANE_REDIS_URL:=redis://127.0.0.1:6379/0}"
 : "${CLOUDPLANE_DATA_DIR:=$PWD/var/distributed}"
 : "${API_PORTS:=8081 8082}"
 : "${WORKERS:=2}"
 : "${RUN_DIR:=$CLOUDPLANE_DATA_DIR/run}"
-export CLOUDPLANE_DATABASE_URL CLOUDPLANE_BROKER_URL CLOUDPLANE_DATA_DIR
+export CLOUDPLANE_DATABASE_URL CLOUDPLANE_BROKER_URL CLOUDPLANE_REDIS_URL CLOUDPLANE_DATA_DIR
 
 CLOUDPLANE=(.venv/bin/cloudplane)
 

@@ -21,6 +21,7 @@ from tests.support.databases import (
     empty_all_tables,
     unavailable,
 )
+from tests.support.redis_service import private_key_prefix
 
 ADMIN_PASSWORD = "admin-password-for-tests"
 
@@ -93,6 +94,13 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         log_json=True,
         log_level="WARNING",
     )
+
+
+@pytest.fixture
+async def redis_key_prefix() -> AsyncIterator[str]:
+    """Keys in the machine's Redis that only this test uses (``tests.support.redis_service``)."""
+    async with private_key_prefix() as prefix:
+        yield prefix
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ from cloudplane.identity.authenticator import Authenticator
 from cloudplane.identity.passwords import PasswordHashing
 from cloudplane.identity.tokens import TokenCodec, load_or_create_secret
 from cloudplane.kit.db import create_engine, session_factory
-from cloudplane.kit.rate_limit import RateLimiter
+from cloudplane.kit.rate_limit import ProcessRateLimiter, RateLimiter
+from cloudplane.kit.shared_rate_limit import RedisRateLimiter
 from cloudplane.kit.task_queue import TaskQueue, build_broker
 from cloudplane.network.repository import network_usage
 from cloudplane.network.tasks import register_network_handlers
@@ -56,9 +57,7 @@ async def build_runtime(settings: Settings) -> Runtime:
         passwords=PasswordHashing(
             time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
         ),
-        rate_limiter=RateLimiter(
-            rate_per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst
-        ),
+        rate_limiter=build_rate_limiter(settings),
     )
 
     async def _execute(operation_id: str) -> None:
@@ -68,9 +67,22 @@ async def build_runtime(settings: Settings) -> Runtime:
     return runtime
 
 
+def build_rate_limiter(settings: Settings) -> RateLimiter:
+    """Shared through Redis when one is configured, else this process's own."""
+    if settings.redis_url:
+        return RedisRateLimiter(
+            settings.redis_url,
+            rate_per_s=settings.rate_limit_per_s,
+            burst=settings.rate_limit_burst,
+            key_prefix=settings.redis_key_prefix,
+        )
+    return ProcessRateLimiter(rate_per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst)
+
+
 async def close_runtime(runtime: Runtime) -> None:
     if runtime.queue is not None:
         await runtime.queue.drain()
         await runtime.queue.stop()
+    await runtime.rate_limiter.close()
     await runtime.driver.close()
     await runtime.engine.dispose()

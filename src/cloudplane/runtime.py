@@ -14,7 +14,7 @@ from cloudplane.identity.authenticator import Authenticator
 from cloudplane.identity.passwords import PasswordHashing
 from cloudplane.identity.quotas import UsageCounter
 from cloudplane.kit.metrics import ApiMetrics
-from cloudplane.kit.rate_limit import RateLimiter
+from cloudplane.kit.rate_limit import ProcessRateLimiter, RateLimiter
 from cloudplane.kit.task_queue import TaskQueue
 from cloudplane.operations.handlers import HandlerRegistry
 from cloudplane.settings import Settings
@@ -37,7 +37,9 @@ class Runtime:
     queue: TaskQueue | None = None
     metrics: ApiMetrics = field(default_factory=ApiMetrics)
     usage_counters: list[UsageCounter] = field(default_factory=list)
-    rate_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(rate_per_s=0, burst=0))
+    rate_limiter: RateLimiter = field(
+        default_factory=lambda: ProcessRateLimiter(rate_per_s=0, burst=0)
+    )
     worker_id: str = field(default_factory=new_worker_id)
     #: Operations this process is running now (a duplicate message for one is dropped).
     running_operations: set[str] = field(default_factory=set)

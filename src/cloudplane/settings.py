@@ -118,9 +118,17 @@ class Settings(BaseSettings):
     rate_limit_per_s: float = Field(
         default=50.0,
         ge=0,
-        description="Requests per second per user or API key in each API process; 0 = no limit.",
+        description="Requests per second per user or API key; 0 = no limit.",
     )
     rate_limit_burst: int = Field(default=200, ge=0, description="Requests allowed at once.")
+    redis_url: str = Field(
+        default="",
+        description="Redis for state shared by several API processes (the rate-limit buckets); "
+        "empty = each process keeps its own.",
+    )
+    redis_key_prefix: str = Field(
+        default="cloudplane:", description="Prefix of every key cloudplane writes in Redis."
+    )
 
     # The distributed form: RabbitMQ workers, leases on running operations, periodic ticks.
     broker_queue: str = Field(

@@ -28,7 +28,7 @@ async def current_principal(
     principal = await runtime.authenticator.authenticate(credentials.credentials)
     request.state.principal = principal
     caller = f"key:{principal.api_key_id}" if principal.api_key_id else f"user:{principal.user_id}"
-    retry_after_s = runtime.rate_limiter.take(caller)
+    retry_after_s = await runtime.rate_limiter.take(caller)
     if retry_after_s is not None:
         raise RateLimited("too many requests; slow down", retry_after_s=retry_after_s)
     return principal
