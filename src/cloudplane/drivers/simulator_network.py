@@ -4,7 +4,9 @@ State lives under ``<simulator dir>/network/`` as one JSON file per record
 (``networks/<id>.json``, ``ports/<id>.json``, ``floating_ips/<id>.json``), each replaced
 atomically (temp file and rename), so a new driver over the same directory sees what the
 previous one had, and a change costs the same with ten ports or ten thousand. All changes go
-through one lock, which keeps the in-memory maps and the files in step.
+through one lock, which keeps the in-memory maps and the files in step. With a directory shared
+by several processes, a change reads again only the records it touches, so it too costs the
+same however many there are.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -68,6 +70,14 @@ class _NetworkState:
     floating_ips: dict[str, FloatingIpSpec] = field(default_factory=dict)
 
 
+EVERY: None = None
+"""In a ``_Records`` selection: every record of that kind."""
+
+_Records = Mapping[str, Collection[str] | None]
+"""What a change reads: per kind (``networks``, ``ports``, ``floating_ips``), the ids it
+touches, or ``EVERY``; a kind left out is not read."""
+
+
 def _network_from_json(item: Mapping[str, Any]) -> NetworkSpec:
     pools = tuple(AddressRange(**pool) for pool in item["allocation_pools"])
     return NetworkSpec(**{**item, "allocation_pools": pools})
@@ -119,21 +129,31 @@ class _StateFiles:
         """The saved state (empty when there is none); drops temp files a crash left."""
         # The directories are made by the first write, so a simulator that never touched
         # networking leaves its state directory as the compute half alone would.
-        state = _NetworkState()
         if not self.directory.is_dir():
-            return state
+            return _NetworkState()
         legacy = self.directory / _LEGACY_STATE_FILE
         if legacy.exists():
             self._split_legacy(legacy)
         for kind in _KINDS:
             folder = self.directory / kind
-            if not folder.is_dir():
-                continue
-            remove_stale_temp_files(folder, f"{_TEMP_PREFIX}*{_TEMP_SUFFIX}")
-            records: dict[str, Any] = getattr(state, kind)
-            for path in folder.glob("*.json"):
+            if folder.is_dir():
+                remove_stale_temp_files(folder, f"{_TEMP_PREFIX}*{_TEMP_SUFFIX}")
+        return self.load_some(dict.fromkeys(_KINDS, EVERY))
+
+    def load_some(self, records: _Records) -> _NetworkState:
+        """The saved records ``records`` selects (missing ids are left out)."""
+        state = _NetworkState()
+        for kind, record_ids in records.items():
+            found: dict[str, Any] = getattr(state, kind)
+            if record_ids is EVERY:
+                folder = self.directory / kind
+                paths = list(folder.glob("*.json")) if folder.is_dir() else []
+            else:
+                paths = [self.path_of(kind, record_id) for record_id in record_ids]
+            for path in paths:
                 spec = self._read(path, _READERS[kind])
-                records[spec.id] = spec
+                if spec is not None:
+                    found[spec.id] = spec
         return state
 
     def write(self, kind: str, spec: _Spec) -> None:
@@ -171,9 +191,12 @@ class _StateFiles:
         legacy.unlink()
 
     @staticmethod
-    def _read(path: Path, reader: Callable[[Mapping[str, Any]], _Spec]) -> _Spec:
+    def _read(path: Path, reader: Callable[[Mapping[str, Any]], _Spec]) -> _Spec | None:
+        """The record in ``path``; None when there is no such file (deleted meanwhile)."""
         try:
             return reader(json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return None
         except (KeyError, TypeError, ValueError) as exc:
             raise DriverError(
                 f"simulator state file {path} is unreadable: {exc}", code="corrupt_state"
@@ -212,7 +235,7 @@ class SimulatedNetwork:
         self._network_state = None
 
     async def create_network(self, spec: NetworkSpec) -> NetworkInfo:
-        async with self._mutating("create_network") as state:
+        async with self._mutating("create_network", networks=[spec.id]) as state:
             existing = state.networks.get(spec.id)
             if existing is not None:
                 return _network_info(existing)
@@ -221,7 +244,9 @@ class SimulatedNetwork:
             return _network_info(spec)
 
     async def delete_network(self, network_id: str) -> None:
-        async with self._mutating("delete_network") as state:
+        async with self._mutating(
+            "delete_network", networks=[network_id], ports=EVERY, floating_ips=EVERY
+        ) as state:
             if network_id not in state.networks:
                 return
             doomed = [pid for pid, port in state.ports.items() if port.network_id == network_id]
@@ -232,10 +257,13 @@ class SimulatedNetwork:
 
     async def list_networks(self) -> list[NetworkInfo]:
         await self._simulate("list_networks")
-        return [_network_info(spec) for spec in (await self._network_current()).networks.values()]
+        state = await self._network_current("networks")
+        return [_network_info(spec) for spec in state.networks.values()]
 
     async def create_port(self, spec: PortSpec) -> PortInfo:
-        async with self._mutating("create_port") as state:
+        async with self._mutating(
+            "create_port", ports=[spec.id], networks=[spec.network_id]
+        ) as state:
             existing = state.ports.get(spec.id)
             if existing is not None:
                 return _port_info(existing)
@@ -246,16 +274,19 @@ class SimulatedNetwork:
             return _port_info(spec)
 
     async def delete_port(self, port_id: str) -> None:
-        async with self._mutating("delete_port") as state:
+        async with self._mutating("delete_port", ports=[port_id], floating_ips=EVERY) as state:
             if port_id in state.ports:
                 await self._drop_port(state, port_id)
 
     async def list_ports(self) -> list[PortInfo]:
         await self._simulate("list_ports")
-        return [_port_info(spec) for spec in (await self._network_current()).ports.values()]
+        state = await self._network_current("ports")
+        return [_port_info(spec) for spec in state.ports.values()]
 
     async def associate_floating_ip(self, spec: FloatingIpSpec) -> FloatingIpInfo:
-        async with self._mutating("associate_floating_ip") as state:
+        async with self._mutating(
+            "associate_floating_ip", ports=[spec.port_id], floating_ips=[spec.id]
+        ) as state:
             port = state.ports.get(spec.port_id)
             if port is None:
                 raise ResourceNotFound("port", spec.port_id)
@@ -270,18 +301,20 @@ class SimulatedNetwork:
             return _floating_ip_info(spec)
 
     async def disassociate_floating_ip(self, floating_ip_id: str) -> None:
-        async with self._mutating("disassociate_floating_ip") as state:
+        async with self._mutating(
+            "disassociate_floating_ip", floating_ips=[floating_ip_id]
+        ) as state:
             if floating_ip_id in state.floating_ips:
                 await self._forget("floating_ips", [floating_ip_id])
                 del state.floating_ips[floating_ip_id]
 
     async def list_floating_ips(self) -> list[FloatingIpInfo]:
         await self._simulate("list_floating_ips")
-        state = await self._network_current()
+        state = await self._network_current("floating_ips")
         return [_floating_ip_info(spec) for spec in state.floating_ips.values()]
 
     async def apply_security_groups(self, port_id: str, rules: Sequence[SecurityRuleSpec]) -> None:
-        async with self._mutating("apply_security_groups") as state:
+        async with self._mutating("apply_security_groups", ports=[port_id]) as state:
             port = state.ports.get(port_id)
             if port is None:
                 raise ResourceNotFound("port", port_id)
@@ -290,26 +323,40 @@ class SimulatedNetwork:
             state.ports[port_id] = updated
 
     @contextlib.asynccontextmanager
-    async def _mutating(self, operation: str) -> AsyncIterator[_NetworkState]:
+    async def _mutating(
+        self,
+        operation: str,
+        *,
+        networks: Collection[str] | None = (),
+        ports: Collection[str] | None = (),
+        floating_ips: Collection[str] | None = (),
+    ) -> AsyncIterator[_NetworkState]:
         """The state under the lock; callers change a record's file first, then the map.
 
-        With a shared directory the lock is also the directory's, so other processes wait too,
-        and the state is read from the files as they are now.
+        Alone, that is the whole state in memory. With a shared directory the lock is also the
+        directory's, so other processes wait too, and the state holds only the records named
+        (ids, or ``EVERY`` of a kind), read from the files as they are now.
         """
         lock, files = self._network_lock, self._network_files
         if lock is None or files is None:
             raise DriverError("the simulator driver is not open", code="not_open")
-        shared = exclusive(files.directory) if self._network_shared else contextlib.nullcontext()
-        async with lock, shared:
+        if not self._network_shared:
+            async with lock:
+                await self._simulate(operation)
+                yield self._network_loaded()
+            return
+        records = {"networks": networks, "ports": ports, "floating_ips": floating_ips}
+        async with lock, exclusive(files.directory):
             await self._simulate(operation)
-            yield await self._network_current()
+            yield await asyncio.to_thread(files.load_some, records)
 
-    async def _network_current(self) -> _NetworkState:
-        """The state; read again from the files first when other processes share them."""
+    async def _network_current(self, kind: str) -> _NetworkState:
+        """The state, for reading every record of ``kind``; with a shared directory, those
+        records as the files say now."""
         state = self._network_loaded()
         if self._network_shared:
             assert self._network_files is not None
-            state = self._network_state = await asyncio.to_thread(self._network_files.load)
+            state = await asyncio.to_thread(self._network_files.load_some, {kind: EVERY})
         return state
 
     async def _drop_port(self, state: _NetworkState, port_id: str) -> None:

@@ -21,7 +21,12 @@ from cloudplane.drivers.base import (
     ServerSpec,
 )
 from cloudplane.drivers.factory import build_driver
-from cloudplane.drivers.network_contract import AddressRange, NetworkSpec, PortSpec
+from cloudplane.drivers.network_contract import (
+    AddressRange,
+    FloatingIpSpec,
+    NetworkSpec,
+    PortSpec,
+)
 from cloudplane.drivers.simulator import CREATION_LOG, SIMULATOR_HOST, SimulatorDriver
 from cloudplane.settings import Settings
 
@@ -447,3 +452,49 @@ async def test_two_drivers_over_one_directory_share_networks_and_ports(state_dir
         )
         assert {p.id for p in await first.list_ports()} == {p.id for p in ports}
         assert [n.id for n in await second.list_networks()] == [network.id]
+
+
+async def test_a_shared_change_reads_only_the_records_it_touches(state_dir: Path) -> None:
+    network = NetworkSpec(
+        id=str(uuid.uuid4()),
+        name="shared-net",
+        cidr="10.31.0.0/24",
+        gateway_ip="10.31.0.1",
+        allocation_pools=(AddressRange("10.31.0.2", "10.31.0.254"),),
+    )
+
+    def port(n: int) -> PortSpec:
+        return PortSpec(
+            id=str(uuid.uuid4()),
+            network_id=network.id,
+            mac=f"fa:16:3e:00:01:0{n}",
+            fixed_ips=(f"10.31.0.{10 + n}",),
+        )
+
+    damaged, mapped = port(1), port(2)
+    floating_ip = FloatingIpSpec(
+        id=str(uuid.uuid4()),
+        ip="203.0.113.9",
+        network_id=network.id,
+        port_id=mapped.id,
+        fixed_ip=mapped.fixed_ips[0],
+    )
+    async with (
+        opened_simulator(state_dir, shared=True) as first,
+        opened_simulator(state_dir, shared=True) as second,
+    ):
+        await first.create_network(network)
+        await first.create_port(damaged)
+        await first.create_port(mapped)
+        await second.associate_floating_ip(floating_ip)
+        # A change costs its own records however many others there are: one unreadable
+        # record stops only what reads it.
+        (state_dir / "network" / "ports" / f"{damaged.id}.json").write_text("{not json")
+
+        await second.create_port(port(3))
+        await second.delete_port(mapped.id)
+
+        with pytest.raises(DriverError) as listing:
+            await first.list_ports()
+        assert listing.value.code == "corrupt_state"
+        assert await first.list_floating_ips() == []
