@@ -424,28 +424,36 @@ def test_the_factory_refuses_a_libvirt_driver_without_hosts(tmp_path: Path) -> N
         build_driver(settings)
 
 
-async def test_two_drivers_over_one_directory_share_networks_and_ports(state_dir: Path) -> None:
-    network = NetworkSpec(
+def _shared_network(prefix: str) -> NetworkSpec:
+    """A /24 network ``<prefix>.0/24`` (``prefix`` like ``10.30.0``)."""
+    return NetworkSpec(
         id=str(uuid.uuid4()),
         name="shared-net",
-        cidr="10.30.0.0/24",
-        gateway_ip="10.30.0.1",
-        allocation_pools=(AddressRange("10.30.0.2", "10.30.0.254"),),
+        cidr=f"{prefix}.0/24",
+        gateway_ip=f"{prefix}.1",
+        allocation_pools=(AddressRange(f"{prefix}.2", f"{prefix}.254"),),
     )
+
+
+def _port_on(network: NetworkSpec, n: int) -> PortSpec:
+    """The ``n``-th port (0 to 9) on a network from ``_shared_network``."""
+    prefix = network.cidr.rsplit(".", 1)[0]
+    return PortSpec(
+        id=str(uuid.uuid4()),
+        network_id=network.id,
+        mac=f"fa:16:3e:00:00:0{n}",
+        fixed_ips=(f"{prefix}.{10 + n}",),
+    )
+
+
+async def test_two_drivers_over_one_directory_share_networks_and_ports(state_dir: Path) -> None:
+    network = _shared_network("10.30.0")
     async with (
         opened_simulator(state_dir, shared=True) as first,
         opened_simulator(state_dir, shared=True) as second,
     ):
         await first.create_network(network)
-        ports = [
-            PortSpec(
-                id=str(uuid.uuid4()),
-                network_id=network.id,
-                mac=f"fa:16:3e:00:00:0{n}",
-                fixed_ips=(f"10.30.0.{10 + n}",),
-            )
-            for n in range(6)
-        ]
+        ports = [_port_on(network, n) for n in range(6)]
         # Created concurrently through both drivers: none of the changes may be lost.
         await asyncio.gather(
             *((first if n % 2 else second).create_port(port) for n, port in enumerate(ports))
@@ -455,23 +463,8 @@ async def test_two_drivers_over_one_directory_share_networks_and_ports(state_dir
 
 
 async def test_a_shared_change_reads_only_the_records_it_touches(state_dir: Path) -> None:
-    network = NetworkSpec(
-        id=str(uuid.uuid4()),
-        name="shared-net",
-        cidr="10.31.0.0/24",
-        gateway_ip="10.31.0.1",
-        allocation_pools=(AddressRange("10.31.0.2", "10.31.0.254"),),
-    )
-
-    def port(n: int) -> PortSpec:
-        return PortSpec(
-            id=str(uuid.uuid4()),
-            network_id=network.id,
-            mac=f"fa:16:3e:00:01:0{n}",
-            fixed_ips=(f"10.31.0.{10 + n}",),
-        )
-
-    damaged, mapped = port(1), port(2)
+    network = _shared_network("10.31.0")
+    damaged, mapped = _port_on(network, 1), _port_on(network, 2)
     floating_ip = FloatingIpSpec(
         id=str(uuid.uuid4()),
         ip="203.0.113.9",
@@ -491,7 +484,7 @@ async def test_a_shared_change_reads_only_the_records_it_touches(state_dir: Path
         # record stops only what reads it.
         (state_dir / "network" / "ports" / f"{damaged.id}.json").write_text("{not json")
 
-        await second.create_port(port(3))
+        await second.create_port(_port_on(network, 3))
         await second.delete_port(mapped.id)
 
         with pytest.raises(DriverError) as listing:
