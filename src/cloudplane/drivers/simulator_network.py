@@ -36,7 +36,7 @@ from cloudplane.drivers.network_contract import (
     RuleProtocol,
     SecurityRuleSpec,
 )
-from cloudplane.drivers.simulator_sharing import exclusive, remove_stale_temp_files
+from cloudplane.drivers.simulator_sharing import EVERY, exclusive, remove_stale_temp_files
 
 NETWORK_OPERATIONS = frozenset(
     {
@@ -69,9 +69,6 @@ class _NetworkState:
     ports: dict[str, PortSpec] = field(default_factory=dict)
     floating_ips: dict[str, FloatingIpSpec] = field(default_factory=dict)
 
-
-EVERY: None = None
-"""In a ``_Records`` selection: every record of that kind."""
 
 _Records = Mapping[str, Collection[str] | None]
 """What a change reads: per kind (``networks``, ``ports``, ``floating_ips``), the ids it

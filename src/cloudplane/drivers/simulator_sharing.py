@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 LOCK_FILE = ".lock"
+EVERY: None = None
+"""Where a change names the records of one kind it reads again: all of them."""
 #: A temp file older than this was left by a crash, not by a write in progress elsewhere.
 STALE_TEMP_AGE_S = 60.0
 

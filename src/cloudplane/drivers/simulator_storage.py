@@ -14,13 +14,13 @@ import abc
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import replace
 from pathlib import Path
 
 from cloudplane.drivers.base import ServerInfo
 from cloudplane.drivers.errors import DriverError, ResourceNotFound
-from cloudplane.drivers.simulator_sharing import exclusive
+from cloudplane.drivers.simulator_sharing import EVERY, exclusive
 from cloudplane.drivers.simulator_storage_records import (
     SNAPSHOT,
     VOLUME,
@@ -85,8 +85,8 @@ class SimulatedStorage(StorageDriver):
     async def open_storage(self, directory: Path, *, shared: bool = False) -> None:
         """Load every volume and snapshot kept under ``directory``.
 
-        ``shared``: other processes use the same directory, so every call reads the records
-        again and every change holds the directory's lock.
+        ``shared``: other processes use the same directory, so every call reads again the
+        records it touches and every change holds the directory's lock.
         """
         self._storage_shared = shared
         files = StorageFiles(directory)
@@ -101,7 +101,12 @@ class SimulatedStorage(StorageDriver):
 
     async def create_volume(self, spec: VolumeSpec) -> VolumeInfo:
         await self._simulate("create_volume")
-        async with self._storage_locked() as state:
+        from_snapshot = spec.snapshot_id is not None
+        async with self._storage_locked(
+            # From a snapshot it needs the snapshot's volume too, whose id is in the snapshot.
+            volume_ids=EVERY if from_snapshot else [spec.id],
+            snapshot_ids=[spec.snapshot_id] if spec.snapshot_id is not None else (),
+        ) as state:
             existing = state.volumes.get(spec.id)
             if existing is not None:
                 return existing.info()
@@ -125,7 +130,7 @@ class SimulatedStorage(StorageDriver):
 
     async def delete_volume(self, volume_id: str) -> None:
         await self._simulate("delete_volume")
-        async with self._storage_locked() as state:
+        async with self._storage_locked(volume_ids=[volume_id], snapshot_ids=EVERY) as state:
             volume = state.volumes.get(volume_id)
             if volume is None:
                 await state.remove(VOLUME, volume_id)
@@ -143,7 +148,7 @@ class SimulatedStorage(StorageDriver):
 
     async def extend_volume(self, volume_id: str, size_gb: int) -> VolumeInfo:
         await self._simulate("extend_volume")
-        async with self._storage_locked() as state:
+        async with self._storage_locked(volume_ids=[volume_id]) as state:
             volume = _require_volume(state, volume_id)
             if size_gb < volume.size_gb:
                 raise DriverError(
@@ -157,7 +162,9 @@ class SimulatedStorage(StorageDriver):
 
     async def create_snapshot(self, snapshot_id: str, volume_id: str) -> SnapshotInfo:
         await self._simulate("create_snapshot")
-        async with self._storage_locked() as state:
+        async with self._storage_locked(
+            volume_ids=[volume_id], snapshot_ids=[snapshot_id]
+        ) as state:
             existing = state.snapshots.get(snapshot_id)
             if existing is not None:
                 return existing.info()
@@ -174,7 +181,7 @@ class SimulatedStorage(StorageDriver):
 
     async def delete_snapshot(self, snapshot_id: str) -> None:
         await self._simulate("delete_snapshot")
-        async with self._storage_locked() as state:
+        async with self._storage_locked(snapshot_ids=[snapshot_id]) as state:
             await state.remove(SNAPSHOT, snapshot_id)
             state.snapshots.pop(snapshot_id, None)
             await asyncio.to_thread(self._data_files().remove, SNAPSHOT, snapshot_id)
@@ -182,7 +189,8 @@ class SimulatedStorage(StorageDriver):
     async def attach_volume(self, server_id: str, volume_id: str, device: str) -> AttachmentInfo:
         await self._simulate("attach_volume")
         await self.get_server(server_id)  # raises ServerNotFound for an unknown server
-        async with self._storage_locked() as state:
+        # Every volume: the device must be free among the server's other volumes.
+        async with self._storage_locked(volume_ids=EVERY) as state:
             volume = _require_volume(state, volume_id)
             current = volume.attachment
             if current is not None and current.server_id == server_id:
@@ -205,7 +213,7 @@ class SimulatedStorage(StorageDriver):
 
     async def detach_volume(self, server_id: str, volume_id: str) -> None:
         await self._simulate("detach_volume")
-        async with self._storage_locked() as state:
+        async with self._storage_locked(volume_ids=[volume_id]) as state:
             volume = state.volumes.get(volume_id)
             if volume is None or volume.attachment is None:
                 return
@@ -215,22 +223,25 @@ class SimulatedStorage(StorageDriver):
 
     async def get_volume(self, volume_id: str) -> VolumeInfo:
         await self._simulate("get_volume")
-        return _require_volume(await self._storage_current(), volume_id).info()
+        state = await self._storage_current(volume_ids=[volume_id])
+        return _require_volume(state, volume_id).info()
 
     async def list_volumes(self) -> list[VolumeInfo]:
         await self._simulate("list_volumes")
-        return [volume.info() for volume in (await self._storage_current()).volumes.values()]
+        state = await self._storage_current(volume_ids=EVERY)
+        return [volume.info() for volume in state.volumes.values()]
 
     async def get_snapshot(self, snapshot_id: str) -> SnapshotInfo:
         await self._simulate("get_snapshot")
-        snapshot = (await self._storage_current()).snapshots.get(snapshot_id)
+        state = await self._storage_current(snapshot_ids=[snapshot_id])
+        snapshot = state.snapshots.get(snapshot_id)
         if snapshot is None:
             raise ResourceNotFound(SNAPSHOT, snapshot_id)
         return snapshot.info()
 
     async def export_volume(self, volume_id: str, destination: Path) -> str:
         await self._simulate("export_volume")
-        async with self._storage_locked() as state:
+        async with self._storage_locked(volume_ids=[volume_id]) as state:
             volume = _require_volume(state, volume_id)
             files = self._data_files()
             data = await asyncio.to_thread(files.read, VOLUME, volume_id, fallback_seed=volume_id)
@@ -241,7 +252,7 @@ class SimulatedStorage(StorageDriver):
         await self._simulate("import_volume")
         if disk_format != EXPORT_FORMAT:
             raise DriverError(f"cannot import {disk_format} data", code="invalid_format")
-        async with self._storage_locked() as state:
+        async with self._storage_locked(volume_ids=[volume_id]) as state:
             volume = _require_volume(state, volume_id)
             if volume.attachment is not None:
                 raise DriverError(
@@ -259,7 +270,7 @@ class SimulatedStorage(StorageDriver):
 
     async def write_volume_data(self, volume_id: str, offset: int, data: bytes) -> None:
         """Overwrite part of the volume's simulated data, as a guest writing to it would."""
-        async with self._storage_locked() as state:
+        async with self._storage_locked(volume_ids=[volume_id]) as state:
             _require_volume(state, volume_id)
             files = self._data_files()
             current = await asyncio.to_thread(
@@ -287,29 +298,40 @@ class SimulatedStorage(StorageDriver):
         return self._volume_data
 
     @contextlib.asynccontextmanager
-    async def _storage_locked(self) -> AsyncIterator[StorageState]:
-        """The state under this process's lock; with a shared directory also under the
-        directory's, and read again from the files (so a change by another process over the
-        same directory is seen and never interleaved).
-        """
+    async def _storage_locked(
+        self,
+        *,
+        volume_ids: Collection[str] | None = (),
+        snapshot_ids: Collection[str] | None = (),
+    ) -> AsyncIterator[StorageState]:
+        """The state under this process's lock. Alone, that is every record in memory. With a
+        shared directory it is also under the directory's lock (so a change by another process
+        is never interleaved), and holds only the records named (ids, or ``EVERY``), read
+        again from the files."""
         state = self._storage_state()
-        shared = (
-            exclusive(state.files.directory) if self._storage_shared else contextlib.nullcontext()
-        )
-        async with state.lock, shared:
-            yield await self._storage_current()
+        if not self._storage_shared:
+            async with state.lock:
+                yield state
+            return
+        async with state.lock, exclusive(state.files.directory):
+            yield await self._storage_current(volume_ids=volume_ids, snapshot_ids=snapshot_ids)
 
-    async def _storage_current(self) -> StorageState:
-        """The state; with a shared directory, its volumes and snapshots as the files say now."""
+    async def _storage_current(
+        self,
+        *,
+        volume_ids: Collection[str] | None = (),
+        snapshot_ids: Collection[str] | None = (),
+    ) -> StorageState:
+        """The state for reading; with a shared directory, a copy holding only the records
+        named, as the files say now (a copy, so that concurrent calls never see each other's
+        selection)."""
         state = self._storage_state()
         if not self._storage_shared:
             return state
-        volumes, snapshots = await asyncio.to_thread(state.files.load_all)
-        state.volumes.clear()
-        state.volumes.update(volumes)
-        state.snapshots.clear()
-        state.snapshots.update(snapshots)
-        return state
+        volumes, snapshots = await asyncio.to_thread(
+            state.files.load_some, volume_ids=volume_ids, snapshot_ids=snapshot_ids
+        )
+        return StorageState(state.files, volumes, snapshots)
 
     def _storage_state(self) -> StorageState:
         if self._block_storage is None:

@@ -11,14 +11,14 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from cloudplane.drivers.errors import DriverError
-from cloudplane.drivers.simulator_sharing import remove_stale_temp_files
+from cloudplane.drivers.simulator_sharing import EVERY, remove_stale_temp_files
 from cloudplane.drivers.storage_contract import AttachmentInfo, SnapshotInfo, VolumeInfo
 
 _FORMAT = 1
@@ -130,18 +130,30 @@ class StorageFiles:
 
     def load_all(self) -> tuple[dict[str, SimulatedVolume], dict[str, SimulatedSnapshot]]:
         """Read every record, dropping temp files a crash left; a missing directory is empty."""
+        if self.directory.is_dir():
+            remove_stale_temp_files(self.directory, f"{_TEMP_PREFIX}*{_TEMP_SUFFIX}")
+        return self.load_some(volume_ids=EVERY, snapshot_ids=EVERY)
+
+    def load_some(
+        self, *, volume_ids: Collection[str] | None, snapshot_ids: Collection[str] | None
+    ) -> tuple[dict[str, SimulatedVolume], dict[str, SimulatedSnapshot]]:
+        """The volumes and snapshots named (ids, or ``EVERY``); missing ids are left out."""
         volumes: dict[str, SimulatedVolume] = {}
         snapshots: dict[str, SimulatedSnapshot] = {}
-        if not self.directory.is_dir():
-            return volumes, snapshots
-        remove_stale_temp_files(self.directory, f"{_TEMP_PREFIX}*{_TEMP_SUFFIX}")
-        for path in self.directory.glob("*.json"):
+        for path in self._paths(VOLUME, volume_ids) + self._paths(SNAPSHOT, snapshot_ids):
             record = self._read(path)
             if isinstance(record, SimulatedVolume):
                 volumes[record.id] = record
-            else:
+            elif isinstance(record, SimulatedSnapshot):
                 snapshots[record.id] = record
         return volumes, snapshots
+
+    def _paths(self, kind: str, record_ids: Collection[str] | None) -> list[Path]:
+        if record_ids is not EVERY:
+            return [self.path_of(kind, record_id) for record_id in record_ids]
+        if not self.directory.is_dir():
+            return []
+        return list(self.directory.glob(f"{kind}-*.json"))
 
     def write(self, kind: str, record_id: str, content: dict[str, Any]) -> None:
         """Replace the record's file atomically (temp file, then rename)."""
@@ -162,7 +174,8 @@ class StorageFiles:
         self.path_of(kind, record_id).unlink(missing_ok=True)
 
     @staticmethod
-    def _read(path: Path) -> SimulatedVolume | SimulatedSnapshot:
+    def _read(path: Path) -> SimulatedVolume | SimulatedSnapshot | None:
+        """The record in ``path``; None when there is no such file (removed meanwhile)."""
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             if data["format"] != _FORMAT:
@@ -170,6 +183,8 @@ class StorageFiles:
             if data.get("kind") == VOLUME:
                 return SimulatedVolume.from_json(data)
             return SimulatedSnapshot.from_json(data)
+        except FileNotFoundError:
+            return None
         except (KeyError, TypeError, ValueError) as exc:
             raise DriverError(
                 f"simulator state file {path} is unreadable: {exc}", code="corrupt_state"

@@ -78,6 +78,26 @@ async def test_two_drivers_over_one_directory_share_volumes_and_snapshots(tmp_pa
     await second.close()
 
 
+async def test_a_shared_change_reads_only_the_records_it_touches(tmp_path: Path) -> None:
+    state_dir = tmp_path / "simulator"
+    first, second = await opened(state_dir, shared=True), await opened(state_dir, shared=True)
+    damaged = await first.create_volume(volume_spec())
+    kept = await first.create_volume(volume_spec())
+    # A change costs its own records however many others there are: one unreadable record
+    # stops only what reads it.
+    (state_dir / "volumes" / f"volume-{damaged.id}.json").write_text("{not json")
+
+    assert (await second.extend_volume(kept.id, 3)).size_gb == 3
+    snapshot = await second.create_snapshot(str(uuid.uuid4()), kept.id)
+    assert (await first.get_snapshot(snapshot.id)).size_gb == 3
+    assert (await first.get_volume(kept.id)).size_gb == 3
+    with pytest.raises(DriverError) as listing:
+        await first.list_volumes()
+    assert listing.value.code == "corrupt_state"
+    await first.close()
+    await second.close()
+
+
 async def test_an_injected_storage_fault_changes_nothing(tmp_path: Path) -> None:
     driver = await opened(tmp_path / "simulator", fail={"create_volume"})
     spec = volume_spec()
