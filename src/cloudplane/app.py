@@ -46,6 +46,7 @@ from cloudplane.settings import Settings
 from cloudplane.storage.attachment_endpoints import router as attachment_router
 from cloudplane.storage.attachment_sweep import sweep_volume_attachments
 from cloudplane.storage.pool_endpoints import router as storage_pool_router
+from cloudplane.storage.reconciler import reconcile_volumes_job
 from cloudplane.storage.snapshot_endpoints import router as snapshot_router
 from cloudplane.storage.volume_endpoints import router as volume_router
 from cloudplane.storage.volume_type_endpoints import router as volume_type_router
@@ -80,6 +81,7 @@ def periodic_jobs(settings: Settings) -> list[JobSpec]:
     return [
         JobSpec("operations.sweep", settings.sweep_interval_s, sweep_operations),
         JobSpec("servers.reconcile", settings.reconcile_interval_s, reconcile_servers_job),
+        JobSpec("volumes.reconcile", settings.reconcile_interval_s, reconcile_volumes_job),
         JobSpec("leaks.sweep", settings.leak_sweep_interval_s, sweep_leaks),
         JobSpec("protection.fire", settings.protection_tick_s, fire_due_operations_job),
         *catalogue_jobs(settings),

@@ -126,6 +126,12 @@ class Cloud:
         with self.lock:
             self.finish_server_delete(self.servers[backend_id])
 
+    def delete_volume_behind_the_back(self, name: str) -> None:
+        """An operator deletes the volume called ``name`` with the cloud's own tools."""
+        with self.lock:
+            (backend_id,) = [key for key, volume in self.volumes.items() if volume["name"] == name]
+            del self.volumes[backend_id]
+
     def crash_server(self, backend_id: str, message: str) -> None:
         """The cloud puts the server into ERROR with ``message`` as its fault."""
         with self.lock:

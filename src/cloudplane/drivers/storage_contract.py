@@ -169,7 +169,11 @@ class StorageDriver(abc.ABC):
 
     @abc.abstractmethod
     async def list_volumes(self) -> list[VolumeInfo]:
-        """Report every volume the backend holds for cloudplane, in one call."""
+        """Report every volume the backend holds for cloudplane, in one call.
+
+        The list is complete or the call raises ``DriverError``: a volume missing from it is
+        taken to be gone from the backend.
+        """
 
     @abc.abstractmethod
     async def get_snapshot(self, snapshot_id: str) -> SnapshotInfo:

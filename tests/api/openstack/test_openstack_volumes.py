@@ -12,6 +12,8 @@ from tests.openstack_cloud.state import Cloud
 from tests.support.api import ApiSession
 from tests.support.factories import active_server
 
+from cloudplane.storage.reconciler import VANISHED, reconcile_volumes
+
 
 async def test_a_volume_is_made_attached_and_snapshotted_in_cinder(
     admin: ApiSession, cloud: Cloud
@@ -33,3 +35,16 @@ async def test_a_volume_is_made_attached_and_snapshotted_in_cinder(
     assert in_use["attachments"][0]["server_id"] == server["id"]
     assert [s["size"] for s in cloud.snapshots.values() if s["volume_id"] == cinder["id"]] == [2]
     assert snapshot["size_gb"] == 2
+
+
+async def test_a_volume_deleted_in_cinder_shows_error_after_a_reconcile_round(
+    admin: ApiSession, cloud: Cloud
+) -> None:
+    gone = await available_volume(admin)
+    kept = await available_volume(admin)
+    cloud.delete_volume_behind_the_back(f"cloudplane-{gone['id']}")
+
+    assert await reconcile_volumes(admin.runtime) == 1
+
+    assert (await expect_volume_status(admin, gone["id"], "error"))["error"] == VANISHED
+    await expect_volume_status(admin, kept["id"], "available")

@@ -76,6 +76,10 @@ class LibvirtOptions:
     def pool_name(self, path_digest: str) -> str:
         return f"{self.name_prefix}pool-{path_digest}"
 
+    def is_own_pool(self, pool_name: str) -> bool:
+        """Whether cloudplane named (and so made) the pool ``pool_name``."""
+        return pool_name.startswith(f"{self.name_prefix}pool-")
+
     def volume_name(self, volume_id: str) -> str:
         return f"{self.name_prefix}vol-{volume_id}.qcow2"
 

@@ -328,12 +328,34 @@ class LibvirtStorage(LibvirtParts, StorageDriver):
             )
         volume_data.copy_into(str(source), disk_format, volume.path(), force_share=False)
 
+    def _require_active(self, pool: libvirt.virStoragePool) -> None:
+        if pool.isActive():
+            return
+        name = pool.name()
+        if not self._options.is_own_pool(name):
+            raise DriverError(
+                f"storage pool {name} is stopped, so the volumes in it cannot be listed; "
+                "start or undefine it",
+                code="unavailable",
+            )
+        try:
+            pool.create(0)
+        except libvirt.libvirtError as exc:
+            raise DriverError(
+                f"storage pool {name} is stopped and cannot be started: {exc}",
+                code="unavailable",
+            ) from exc
+
     def _list_volumes_blocking(self, connection: libvirt.virConnect) -> list[VolumeInfo]:
+        """Every volume of ours in every pool; ``DriverError`` rather than a partial list when
+        a pool is stopped: our own pools are started, and any other stopped pool may hold
+        volumes of ours that cannot be seen."""
         head = self._options.volume_name("")
         head = head[: -len(".qcow2")]
         attachments = self._all_attachments(connection)
         volumes: list[VolumeInfo] = []
-        for pool in connection.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
+        for pool in connection.listAllStoragePools(0):
+            self._require_active(pool)
             for volume in pool.listAllVolumes(0):
                 name = volume.name()
                 if name.startswith(head) and name.endswith(".qcow2"):
