@@ -16,6 +16,7 @@ from sqlalchemy import Select, bindparam, select
 from cloudplane.compute import repository
 from cloudplane.compute.states import STATUS_FOR_POWER_STATE, ServerStatus
 from cloudplane.drivers.base import PowerState, ServerInfo
+from cloudplane.kit.batch_walk import walk_in_batches
 from cloudplane.kit.clock import utcnow
 from cloudplane.kit.db import LIVE, unit_of_work
 from cloudplane.kit.logging import get_logger
@@ -55,23 +56,14 @@ async def reconcile_servers(runtime: Runtime, *, batch_size: int = 100) -> int:
     reported_at = utcnow()
     reported = await _by_id(await runtime.driver.list_servers(), batch_size)
     repaired = 0
-    after = ""
-    while True:
-        async with unit_of_work(runtime.sessions) as session:
-            rows = (
-                await session.execute(
-                    _batch_statement(), {"after": after, "batch_size": batch_size}
-                )
-            ).all()
+    batches = walk_in_batches(runtime.sessions, _batch_statement(), batch_size=batch_size)
+    async for rows in batches:
         for server_id, status, task_state, power_state, updated_at in rows:
             if task_state is not None or status not in _SETTLED or updated_at >= reported_at:
                 continue
             if await _repair(runtime, server_id, status, power_state, updated_at, reported):
                 repaired += 1
-        if len(rows) < batch_size:
-            return repaired
-        after = rows[-1][0]
-        await asyncio.sleep(0)
+    return repaired
 
 
 async def _by_id(infos: list[ServerInfo], batch_size: int) -> dict[str, ServerInfo]:

@@ -11,13 +11,13 @@ nothing. Such a volume can then only be deleted.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from datetime import datetime
 
 from sqlalchemy import Select, bindparam, select
 
 from cloudplane.drivers.errors import DriverError
+from cloudplane.kit.batch_walk import walk_in_batches
 from cloudplane.kit.clock import utcnow
 from cloudplane.kit.db import LIVE, unit_of_work
 from cloudplane.kit.logging import get_logger
@@ -41,8 +41,8 @@ async def reconcile_volumes_job(runtime: Runtime) -> None:
 async def reconcile_volumes(runtime: Runtime, *, batch_size: int = 100) -> int:
     """One full comparison; returns how many volumes were marked ``error``.
 
-    Live rows are walked in batches of ``batch_size`` along the primary key, yielding to the
-    event loop between batches, as the server reconciler does.
+    Live rows are walked in batches of ``batch_size`` along the primary key
+    (``walk_in_batches``).
     """
     reported_at = utcnow()
     try:
@@ -51,23 +51,14 @@ async def reconcile_volumes(runtime: Runtime, *, batch_size: int = 100) -> int:
         log.warning("volume_reconcile_skipped", reason=str(exc) or exc.code)
         return 0
     repaired = 0
-    after = ""
-    while True:
-        async with unit_of_work(runtime.sessions) as session:
-            rows = (
-                await session.execute(
-                    _batch_statement(), {"after": after, "batch_size": batch_size}
-                )
-            ).all()
+    batches = walk_in_batches(runtime.sessions, _batch_statement(), batch_size=batch_size)
+    async for rows in batches:
         for volume_id, status, updated_at in rows:
             if volume_id in reported or status != AVAILABLE or updated_at >= reported_at:
                 continue
             if await _mark_vanished(runtime, volume_id, updated_at):
                 repaired += 1
-        if len(rows) < batch_size:
-            return repaired
-        after = rows[-1][0]
-        await asyncio.sleep(0)
+    return repaired
 
 
 @functools.cache
