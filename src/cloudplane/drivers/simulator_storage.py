@@ -101,11 +101,11 @@ class SimulatedStorage(StorageDriver):
 
     async def create_volume(self, spec: VolumeSpec) -> VolumeInfo:
         await self._simulate("create_volume")
-        from_snapshot = spec.snapshot_id is not None
+        snapshot_ids = [spec.snapshot_id] if spec.snapshot_id is not None else []
         async with self._storage_locked(
             # From a snapshot it needs the snapshot's volume too, whose id is in the snapshot.
-            volume_ids=EVERY if from_snapshot else [spec.id],
-            snapshot_ids=[spec.snapshot_id] if spec.snapshot_id is not None else (),
+            volume_ids=EVERY if snapshot_ids else [spec.id],
+            snapshot_ids=snapshot_ids,
         ) as state:
             existing = state.volumes.get(spec.id)
             if existing is not None:
