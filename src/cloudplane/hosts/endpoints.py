@@ -14,7 +14,7 @@ from cloudplane.identity.dependencies import AdminPrincipal
 from cloudplane.kit.db import LIVE
 from cloudplane.kit.deps import SessionDep
 from cloudplane.kit.errors import BadRequest, Forbidden, NotFound, Unauthorized, error_responses
-from cloudplane.kit.pagination import ListParamsDep, Page, paginate
+from cloudplane.kit.pagination import ListParamsDep, Page, paginate, timestamped_name_sorts
 from cloudplane.kit.routing import PrefixedRouter
 
 router = PrefixedRouter(prefix="/api/v1/hosts", tags=["compute"])
@@ -29,11 +29,7 @@ async def list_hosts(
         session,
         select(Host),
         id_column=Host.id,
-        sort_columns={
-            "created_at": Host.created_at,
-            "updated_at": Host.updated_at,
-            "name": Host.name,
-        },
+        sort_columns=timestamped_name_sorts(Host, Host.name),
         params=params,
     )
     return Page(items=await _views(session, rows), next_marker=next_marker)

@@ -25,7 +25,7 @@ from cloudplane.kit.errors import (
     error_responses,
 )
 from cloudplane.kit.idempotency import IdempotencyDep
-from cloudplane.kit.pagination import ListParamsDep, Page, paginate
+from cloudplane.kit.pagination import ListParamsDep, Page, paginate, where_equal
 from cloudplane.kit.routing import PrefixedRouter
 from cloudplane.network import floating_ip_service as service
 from cloudplane.network import repository
@@ -88,14 +88,13 @@ async def list_floating_ips(
         project_id=list_scope(principal, project_id, all_projects),
         include_deleted=with_deleted(principal, deleted),
     )
-    for column, value in (
+    stmt = where_equal(
+        stmt,
         (FloatingIp.status, status_.value if status_ else None),
         (FloatingIp.network_id, network_id),
         (FloatingIp.port_id, port_id),
         (FloatingIp.ip, ip),
-    ):
-        if value is not None:
-            stmt = stmt.where(column == value)
+    )
     if server_id is not None:
         stmt = stmt.where(
             FloatingIp.port_id.in_(select(Port.id).where(Port.device_id == server_id))

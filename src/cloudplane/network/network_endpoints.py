@@ -19,7 +19,14 @@ from cloudplane.kit.errors import (
     error_responses,
 )
 from cloudplane.kit.idempotency import IdempotencyDep
-from cloudplane.kit.pagination import ListParamsDep, Page, like_prefix, paginate
+from cloudplane.kit.pagination import (
+    ListParamsDep,
+    Page,
+    paginate,
+    starts_with,
+    timestamped_name_sorts,
+    where_equal,
+)
 from cloudplane.kit.routing import PrefixedRouter
 from cloudplane.network import network_service, repository
 from cloudplane.network.listing import (
@@ -61,26 +68,21 @@ async def list_networks(
         public_too=scope == principal.project_id,
         include_deleted=with_deleted(principal, deleted),
     )
-    for column, value in (
+    stmt = where_equal(
+        stmt,
         (Network.name, name),
         (Network.status, status_.value if status_ else None),
         (Network.cidr, cidr),
         (Network.external, external),
         (Network.shared, shared),
-    ):
-        if value is not None:
-            stmt = stmt.where(column == value)
+    )
     if name_prefix:
-        stmt = stmt.where(Network.name.like(like_prefix(name_prefix), escape="\\"))
+        stmt = stmt.where(starts_with(Network.name, name_prefix))
     rows, next_marker = await paginate(
         session,
         stmt,
         id_column=Network.id,
-        sort_columns={
-            "created_at": Network.created_at,
-            "updated_at": Network.updated_at,
-            "name": Network.name,
-        },
+        sort_columns=timestamped_name_sorts(Network, Network.name),
         params=params,
     )
     return Page(items=[network_out(row) for row in rows], next_marker=next_marker)

@@ -22,7 +22,14 @@ from cloudplane.kit.errors import (
     error_responses,
 )
 from cloudplane.kit.idempotency import IdempotencyDep
-from cloudplane.kit.pagination import ListParamsDep, Page, like_prefix, paginate
+from cloudplane.kit.pagination import (
+    ListParamsDep,
+    Page,
+    paginate,
+    starts_with,
+    timestamped_name_sorts,
+    where_equal,
+)
 from cloudplane.kit.routing import PrefixedRouter
 from cloudplane.network import port_service, repository
 from cloudplane.network.listing import (
@@ -66,18 +73,17 @@ async def list_ports(
         project_id=list_scope(principal, project_id, all_projects),
         include_deleted=with_deleted(principal, deleted),
     )
-    for column, value in (
+    stmt = where_equal(
+        stmt,
         (Port.name, name),
         (Port.status, status_.value if status_ else None),
         (Port.network_id, network_id),
         (Port.device_id, device_id),
         (Port.device_owner, device_owner),
         (Port.mac, mac.lower() if mac else None),
-    ):
-        if value is not None:
-            stmt = stmt.where(column == value)
+    )
     if name_prefix:
-        stmt = stmt.where(Port.name.like(like_prefix(name_prefix), escape="\\"))
+        stmt = stmt.where(starts_with(Port.name, name_prefix))
     if fixed_ip is not None:
         stmt = stmt.where(
             Port.id.in_(select(IpAllocation.port_id).where(IpAllocation.ip == _canonical(fixed_ip)))
@@ -86,11 +92,7 @@ async def list_ports(
         session,
         stmt,
         id_column=Port.id,
-        sort_columns={
-            "created_at": Port.created_at,
-            "updated_at": Port.updated_at,
-            "name": Port.name,
-        },
+        sort_columns=timestamped_name_sorts(Port, Port.name),
         params=params,
     )
     return Page(items=await ports_out(session, rows), next_marker=next_marker)

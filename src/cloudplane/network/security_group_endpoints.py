@@ -21,7 +21,13 @@ from cloudplane.kit.errors import (
     error_responses,
 )
 from cloudplane.kit.idempotency import IdempotencyDep
-from cloudplane.kit.pagination import ListParamsDep, Page, like_prefix, paginate
+from cloudplane.kit.pagination import (
+    ListParamsDep,
+    Page,
+    paginate,
+    starts_with,
+    timestamped_name_sorts,
+)
 from cloudplane.kit.routing import PrefixedRouter
 from cloudplane.network import repository
 from cloudplane.network import security_group_service as service
@@ -86,16 +92,12 @@ async def list_security_groups(
     if name is not None:
         stmt = stmt.where(SecurityGroup.name == name)
     if name_prefix:
-        stmt = stmt.where(SecurityGroup.name.like(like_prefix(name_prefix), escape="\\"))
+        stmt = stmt.where(starts_with(SecurityGroup.name, name_prefix))
     rows, next_marker = await paginate(
         session,
         stmt,
         id_column=SecurityGroup.id,
-        sort_columns={
-            "created_at": SecurityGroup.created_at,
-            "updated_at": SecurityGroup.updated_at,
-            "name": SecurityGroup.name,
-        },
+        sort_columns=timestamped_name_sorts(SecurityGroup, SecurityGroup.name),
         params=params,
     )
     return Page(items=await security_groups_out(session, rows), next_marker=next_marker)

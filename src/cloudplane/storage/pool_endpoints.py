@@ -19,7 +19,13 @@ from cloudplane.kit.errors import (
     error_responses,
 )
 from cloudplane.kit.idempotency import IdempotencyDep
-from cloudplane.kit.pagination import ListParamsDep, Page, like_prefix, paginate
+from cloudplane.kit.pagination import (
+    ListParamsDep,
+    Page,
+    paginate,
+    starts_with,
+    timestamped_name_sorts,
+)
 from cloudplane.kit.routing import PrefixedRouter
 from cloudplane.storage import pool_service
 from cloudplane.storage.models import StoragePool
@@ -52,18 +58,14 @@ async def list_storage_pools(
     if name is not None:
         stmt = stmt.where(StoragePool.name == name)
     if name_prefix:
-        stmt = stmt.where(StoragePool.name.like(like_prefix(name_prefix), escape="\\"))
+        stmt = stmt.where(starts_with(StoragePool.name, name_prefix))
     if kind is not None:
         stmt = stmt.where(StoragePool.kind == kind.value)
     rows, next_marker = await paginate(
         session,
         stmt,
         id_column=StoragePool.id,
-        sort_columns={
-            "created_at": StoragePool.created_at,
-            "updated_at": StoragePool.updated_at,
-            "name": StoragePool.name,
-        },
+        sort_columns=timestamped_name_sorts(StoragePool, StoragePool.name),
         params=params,
     )
     return Page(items=await pool_views(session, rows), next_marker=next_marker)

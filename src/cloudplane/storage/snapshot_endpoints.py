@@ -20,7 +20,14 @@ from cloudplane.kit.errors import (
     error_responses,
 )
 from cloudplane.kit.idempotency import IdempotencyDep
-from cloudplane.kit.pagination import ListParamsDep, Page, like_prefix, paginate
+from cloudplane.kit.pagination import (
+    ListParamsDep,
+    Page,
+    paginate,
+    starts_with,
+    timestamped_name_sorts,
+    where_equal,
+)
 from cloudplane.kit.routing import PrefixedRouter
 from cloudplane.storage import repository, snapshot_service
 from cloudplane.storage.models import Snapshot
@@ -59,24 +66,19 @@ async def list_snapshots(
     stmt = repository.snapshots_query(
         project_id=scope, include_deleted=deleted and principal.is_admin
     )
-    for column, value in (
+    stmt = where_equal(
+        stmt,
         (Snapshot.name, name),
         (Snapshot.status, status_.value if status_ else None),
         (Snapshot.volume_id, volume_id),
-    ):
-        if value is not None:
-            stmt = stmt.where(column == value)
+    )
     if name_prefix:
-        stmt = stmt.where(Snapshot.name.like(like_prefix(name_prefix), escape="\\"))
+        stmt = stmt.where(starts_with(Snapshot.name, name_prefix))
     rows, next_marker = await paginate(
         session,
         stmt,
         id_column=Snapshot.id,
-        sort_columns={
-            "created_at": Snapshot.created_at,
-            "updated_at": Snapshot.updated_at,
-            "name": Snapshot.name,
-        },
+        sort_columns=timestamped_name_sorts(Snapshot, Snapshot.name),
         params=params,
     )
     return Page(items=[snapshot_out(row) for row in rows], next_marker=next_marker)

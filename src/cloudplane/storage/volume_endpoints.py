@@ -20,7 +20,14 @@ from cloudplane.kit.errors import (
     error_responses,
 )
 from cloudplane.kit.idempotency import IdempotencyDep
-from cloudplane.kit.pagination import ListParamsDep, Page, like_prefix, paginate
+from cloudplane.kit.pagination import (
+    ListParamsDep,
+    Page,
+    paginate,
+    starts_with,
+    timestamped_name_sorts,
+    where_equal,
+)
 from cloudplane.kit.routing import PrefixedRouter
 from cloudplane.storage import repository, service
 from cloudplane.storage.models import Volume
@@ -68,7 +75,8 @@ async def list_volumes(
     stmt = repository.volumes_query(
         project_id=scope, include_deleted=deleted and principal.is_admin
     )
-    for column, value in (
+    stmt = where_equal(
+        stmt,
         (Volume.name, name),
         (Volume.status, status_.value if status_ else None),
         (Volume.bootable, bootable),
@@ -76,21 +84,14 @@ async def list_volumes(
         (Volume.storage_pool_id, storage_pool_id),
         (Volume.image_id, image_id),
         (Volume.snapshot_id, snapshot_id),
-    ):
-        if value is not None:
-            stmt = stmt.where(column == value)
+    )
     if name_prefix:
-        stmt = stmt.where(Volume.name.like(like_prefix(name_prefix), escape="\\"))
+        stmt = stmt.where(starts_with(Volume.name, name_prefix))
     rows, next_marker = await paginate(
         session,
         stmt,
         id_column=Volume.id,
-        sort_columns={
-            "created_at": Volume.created_at,
-            "updated_at": Volume.updated_at,
-            "name": Volume.name,
-            "size_gb": Volume.size_gb,
-        },
+        sort_columns={**timestamped_name_sorts(Volume, Volume.name), "size_gb": Volume.size_gb},
         params=params,
     )
     return Page(items=await volume_views(session, rows), next_marker=next_marker)

@@ -18,7 +18,13 @@ from cloudplane.kit.errors import (
     error_responses,
 )
 from cloudplane.kit.idempotency import IdempotencyDep
-from cloudplane.kit.pagination import ListParamsDep, Page, like_prefix, paginate
+from cloudplane.kit.pagination import (
+    ListParamsDep,
+    Page,
+    paginate,
+    starts_with,
+    timestamped_name_sorts,
+)
 from cloudplane.kit.routing import PrefixedRouter
 from cloudplane.storage import volume_type_service
 from cloudplane.storage.models import VolumeType
@@ -47,7 +53,7 @@ async def list_volume_types(
     if name is not None:
         stmt = stmt.where(VolumeType.name == name)
     if name_prefix:
-        stmt = stmt.where(VolumeType.name.like(like_prefix(name_prefix), escape="\\"))
+        stmt = stmt.where(starts_with(VolumeType.name, name_prefix))
     if is_default is True:
         stmt = stmt.where(VolumeType.is_default.is_(True))
     elif is_default is False:
@@ -58,11 +64,7 @@ async def list_volume_types(
         session,
         stmt,
         id_column=VolumeType.id,
-        sort_columns={
-            "created_at": VolumeType.created_at,
-            "updated_at": VolumeType.updated_at,
-            "name": VolumeType.name,
-        },
+        sort_columns=timestamped_name_sorts(VolumeType, VolumeType.name),
         params=params,
     )
     return Page(items=[volume_type_out(row) for row in rows], next_marker=next_marker)
