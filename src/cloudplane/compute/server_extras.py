@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudplane.compute.models import Server
-from cloudplane.compute.repository import SERVER_VIEW_COLUMNS
+from cloudplane.compute.repository import SERVER_VIEW_COLUMNS, SERVERS
 from cloudplane.kit.db import LIVE
 from cloudplane.network.models import FloatingIp, Port
 from cloudplane.storage.models import VolumeAttachment
@@ -140,7 +140,6 @@ def _extras_statement() -> CompoundSelect[Any]:
 
 @functools.cache
 def _server_with_extras_statement() -> Select[Any]:
-    servers = Server.__table__.c
     server_id: BindParameter[str] = bindparam("server_id")
     extras = _extras_union(lambda owner: owner == server_id).subquery("extras")
     return (
@@ -148,7 +147,7 @@ def _server_with_extras_statement() -> Select[Any]:
         # Every extras row already belongs to the server: the join only attaches them to its
         # row, and keeps that row when there are none.
         .outerjoin_from(Server.__table__, extras, true())
-        .where(servers.id == server_id)
+        .where(SERVERS.id == server_id)
         .order_by(extras.c.kind, extras.c.at, extras.c.sort_key)
     )
 
