@@ -125,7 +125,7 @@ class CreateServer:
             # delete has taken the server meanwhile, which may have run before they existed.
             async with unit_of_work(runtime.sessions, write=True) as session:
                 await mark_ports_active(session, ports)
-                deleted_meanwhile = not await _still_spawning(session, server.id)
+                deleted_meanwhile = await _spawning_server(session, server.id) is None
             if deleted_meanwhile:
                 await delete_made_ports_on_backend(runtime, made_port_ids_of(ports))
             raise
@@ -173,8 +173,8 @@ class _Build:
 
 async def _load_build(session: AsyncSession, runtime: Runtime, server_id: str) -> _Build | None:
     """The build of ``server_id``, or None when it is no longer spawning (deleted meanwhile)."""
-    server = await repository.get_any_server(session, server_id)
-    if server is None or server.task_state != TaskState.SPAWNING.value:
+    server = await _spawning_server(session, server_id)
+    if server is None:
         return None
     return _Build(
         server=server,
@@ -184,10 +184,12 @@ async def _load_build(session: AsyncSession, runtime: Runtime, server_id: str) -
     )
 
 
-async def _still_spawning(session: AsyncSession, server_id: str) -> bool:
-    """Whether the server is still in its create's hands (no delete has taken it)."""
+async def _spawning_server(session: AsyncSession, server_id: str) -> Server | None:
+    """The server while it is still in its create's hands; None once a delete has taken it."""
     server = await repository.get_any_server(session, server_id)
-    return server is not None and server.task_state == TaskState.SPAWNING.value
+    if server is None or server.task_state != TaskState.SPAWNING.value:
+        return None
+    return server
 
 
 class PowerAction:
