@@ -8,7 +8,6 @@ neither the answer nor its timing reveals which users exist.
 from __future__ import annotations
 
 import asyncio
-import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -74,7 +73,7 @@ async def refresh(session: AsyncSession, tokens: TokenCodec, refresh_token: str)
         raise Unauthorized(BAD_REFRESH) from exc
     principal = await resolve_principal(session, claims.user_id, claims.project_id)
     # A refresh token issued before the password last changed is spent.
-    if principal is None or not hmac.compare_digest(principal.credential, claims.credential):
+    if principal is None or not principal.issued_under(claims.credential):
         raise Unauthorized(BAD_REFRESH)
     return issue_tokens(tokens, principal)
 

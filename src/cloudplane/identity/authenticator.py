@@ -129,7 +129,7 @@ class Authenticator:
 
 def _issued_for(principal: Principal, credential: str) -> Principal:
     """``principal``, when the token was issued under the user's current password."""
-    if not hmac.compare_digest(principal.credential, credential):
+    if not principal.issued_under(credential):
         raise Unauthorized("invalid or expired token")
     return principal
 

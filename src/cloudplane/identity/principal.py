@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 
 from cloudplane.identity.models import Role
@@ -26,6 +27,10 @@ class Principal:
     def can_write(self) -> bool:
         """Members and admins write; readers only read."""
         return Role.ADMIN in self.roles or Role.MEMBER in self.roles
+
+    def issued_under(self, credential: str) -> bool:
+        """Whether a token carrying ``credential`` was issued under the current password."""
+        return hmac.compare_digest(self.credential, credential)
 
     def role_names(self) -> list[str]:
         return sorted(role.value for role in self.roles)
