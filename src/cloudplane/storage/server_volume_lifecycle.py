@@ -81,13 +81,6 @@ async def build_planned_volumes(
     return plan.block_devices
 
 
-async def prepare_server_volumes(runtime: Runtime, server_id: str) -> tuple[BlockDeviceSpec, ...]:
-    """``plan_server_volumes`` in a transaction of its own, then ``build_planned_volumes``."""
-    async with unit_of_work(runtime.sessions) as session:
-        plan = await plan_server_volumes(session, runtime, server_id)
-    return await build_planned_volumes(runtime, plan)
-
-
 async def finish_server_volumes(runtime: Runtime, server_id: str, *, built: bool) -> None:
     """After the driver built the server (``built``): its ``attaching`` volumes are attached
     on the backend (a no-op where create_server attached them) and become ``in-use``.

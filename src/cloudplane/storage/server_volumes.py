@@ -2,9 +2,10 @@
 ``volumes`` of a server body, and releasing volumes when a server goes.
 
 Request side (inside the API request's transaction): ``reserve_boot_volume``,
-``attach_volume_request``, ``detach_volume_request``, ``server_volumes``. Worker side:
-``prepare_server_volumes`` before the driver builds a server, ``finish_server_volumes`` after,
-``release_server_volumes`` when it is deleted. ``block_devices_for`` turns a server's entries into
+``attach_volume_request``, ``detach_volume_request``, ``server_volumes``. Worker side (in
+``server_volume_lifecycle``): ``plan_server_volumes`` and ``build_planned_volumes`` before the
+driver builds a server, ``finish_server_volumes`` after, ``release_server_volumes`` when it is
+deleted. ``block_devices_for`` turns a server's entries into
 the ``ServerSpec.block_devices``.
 """
 

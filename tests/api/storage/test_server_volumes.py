@@ -20,19 +20,30 @@ from tests.support.api import ApiSession, assert_error
 from tests.support.factories import active_server, catalogue_ids, new_project_member
 
 from cloudplane.compute.models import Server
+from cloudplane.drivers.storage_contract import BlockDeviceSpec
 from cloudplane.identity.models import Role
 from cloudplane.identity.principal import Principal
 from cloudplane.images.models import Image
 from cloudplane.kit.db import unit_of_work
 from cloudplane.kit.errors import NotFound, ValidationFailed
+from cloudplane.runtime import Runtime
 from cloudplane.storage.attachment_sweep import sweep_volume_attachments
 from cloudplane.storage.schemas import BootVolumeExisting, BootVolumeNew, BootVolumeRequest
 from cloudplane.storage.server_volume_lifecycle import (
+    build_planned_volumes,
     finish_server_volumes,
-    prepare_server_volumes,
+    plan_server_volumes,
     release_server_volumes,
 )
 from cloudplane.storage.server_volumes import reserve_boot_volume, server_volumes
+
+
+async def prepare_server_volumes(runtime: Runtime, server_id: str) -> tuple[BlockDeviceSpec, ...]:
+    """What a server's create does for its volumes before the backend builds it: read the
+    plan in the build's transaction, then build the planned volumes."""
+    async with unit_of_work(runtime.sessions) as session:
+        plan = await plan_server_volumes(session, runtime, server_id)
+    return await build_planned_volumes(runtime, plan)
 
 
 def principal_of(api: ApiSession) -> Principal:
