@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -14,9 +15,17 @@ from tests.support.held_calls import build_overtaken_by_delete
 from cloudplane.network.server_ports import delete_made_ports_on_backend
 
 
+@dataclass(frozen=True)
+class _ServerWithPorts:
+    server_id: str
+    network: dict[str, Any]
+    given: dict[str, Any]
+    made_id: str
+
+
 async def _server_with_made_and_given_port(
     member: ApiSession, cidr: str, made_ip: str
-) -> tuple[dict[str, Any], dict[str, Any], str]:
+) -> _ServerWithPorts:
     """An ACTIVE server with a port made for it (at ``made_ip``) and a port it was given."""
     network = await create_network(member, cidr=cidr)
     given = await create_port(member, network["id"])
@@ -31,7 +40,7 @@ async def _server_with_made_and_given_port(
     shown = (await member.get(f"/servers/{server['id']}")).json()
     assert shown["status"] == "ACTIVE", shown
     (made_id,) = {a["port_id"] for a in shown["addresses"]} - {given["id"]}
-    return network, given, made_id
+    return _ServerWithPorts(server["id"], network, given, made_id)
 
 
 async def _operations_on(api: ApiSession, resource_id: str) -> list[dict[str, Any]]:
@@ -48,10 +57,8 @@ async def test_a_server_delete_removes_its_made_ports_and_frees_their_addresses_
     admin: ApiSession,
 ) -> None:
     member = await new_project_member(admin)
-    network, given, made_id = await _server_with_made_and_given_port(
-        member, "10.61.0.0/24", "10.61.0.9"
-    )
-    server_id = (await member.get("/servers")).json()["items"][0]["id"]
+    made = await _server_with_made_and_given_port(member, "10.61.0.0/24", "10.61.0.9")
+    server_id, network, given, made_id = made.server_id, made.network, made.given, made.made_id
 
     deleted = await member.delete(f"/servers/{server_id}")
     assert deleted.status_code == 202, deleted.text
@@ -73,10 +80,8 @@ async def test_a_delete_that_died_after_the_backend_deletes_converges_when_run_a
     admin: ApiSession,
 ) -> None:
     member = await new_project_member(admin)
-    network, _, made_id = await _server_with_made_and_given_port(
-        member, "10.62.0.0/24", "10.62.0.9"
-    )
-    server_id = (await member.get("/servers")).json()["items"][0]["id"]
+    made = await _server_with_made_and_given_port(member, "10.62.0.0/24", "10.62.0.9")
+    server_id, network, made_id = made.server_id, made.network, made.made_id
     # What a run that died before its transaction had already done on the backend.
     await member.runtime.driver.delete_server(server_id)
     done = await delete_made_ports_on_backend(member.runtime, [made_id])
