@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
+import pytest
 from redis.asyncio import Redis
-from structlog.testing import capture_logs
 from tests.support.redis_service import REDIS_URL
 
+from cloudplane.kit.logging import configure_logging
 from cloudplane.kit.shared_rate_limit import RedisRateLimiter
 
 
@@ -63,16 +65,29 @@ async def test_a_bucket_expires_once_it_would_be_full_again(redis_key_prefix: st
     assert 2_000 < ttl_ms <= 3_000
 
 
-async def test_an_unreachable_store_lets_requests_through_and_warns_once() -> None:
+async def test_an_unreachable_store_lets_requests_through_and_warns_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The service's own logging set-up, as every process has it: structlog hands each event to
+    # the standard library, where ``caplog`` sees it whichever test used the logger first. The
+    # set-up replaces the root's handlers, so caplog's is added back after it.
+    configure_logging("INFO")
+    root = logging.getLogger()
+    root.addHandler(caplog.handler)
     limiter = RedisRateLimiter(
         "redis://127.0.0.1:1/0", rate_per_s=0.01, burst=1, key_prefix="unreachable:"
     )
     try:
-        with capture_logs() as logs:
-            answers = [await limiter.take("user:a") for _ in range(3)]
+        answers = [await limiter.take("user:a") for _ in range(3)]
     finally:
+        root.removeHandler(caplog.handler)
         await limiter.close()
     assert answers == [None, None, None]
-    warnings = [entry for entry in logs if entry["event"] == "rate_limit_store_unreachable"]
+    warnings = [
+        record
+        for record in caplog.records
+        if isinstance(record.msg, dict)
+        and record.msg.get("event") == "rate_limit_store_unreachable"
+    ]
     assert len(warnings) == 1
-    assert warnings[0]["log_level"] == "warning"
+    assert warnings[0].levelno == logging.WARNING
