@@ -14,6 +14,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Unique
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloudplane.kit.db import Base, SoftDeleteMixin, TimestampMixin, id_column
+from cloudplane.network.schemas import DeviceOwner
 
 IP_LENGTH = 45
 """Longest text form of an IPv6 address (with an embedded IPv4 tail)."""
@@ -62,6 +63,11 @@ class Port(TimestampMixin, SoftDeleteMixin, Base):
     device_id: Mapped[str | None] = mapped_column(String(36), default=None)
     device_owner: Mapped[str | None] = mapped_column(String(32), default=None)
     status: Mapped[str] = mapped_column(String(16))
+
+    @property
+    def made_for_its_server(self) -> bool:
+        """Made by its server for itself, so deleted with it (not given to it)."""
+        return self.device_owner == DeviceOwner.SERVER.value
 
 
 class FloatingIp(TimestampMixin, SoftDeleteMixin, Base):

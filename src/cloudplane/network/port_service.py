@@ -192,7 +192,7 @@ async def delete_port(
 ) -> None:
     """Delete a port that no server created for itself (409: delete the server instead)."""
     port = await get_port(session, principal, port_id, lock=RowLock.UPDATE)
-    if port.device_owner == DeviceOwner.SERVER.value:
+    if port.made_for_its_server:
         raise Conflict(
             f"port {port.id} belongs to server {port.device_id}; it goes when the server does",
             status=port.status,

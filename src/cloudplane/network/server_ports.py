@@ -192,7 +192,7 @@ async def made_port_ids(session: AsyncSession, server_id: str) -> list[str]:
 
 def made_port_ids_of(builds: PortBuilds) -> list[str]:
     """The ids of the loaded ports that were made for their server (not given to it)."""
-    return [port.id for port in builds.ports if port.device_owner == DeviceOwner.SERVER.value]
+    return [port.id for port in builds.ports if port.made_for_its_server]
 
 
 async def delete_made_ports_on_backend(
@@ -234,12 +234,12 @@ async def release_server_ports(
     """
     released = ReleasedPorts()
     ports = await _lock_live_ports(session, server_id)
-    kept = [port for port in ports if port.device_owner != DeviceOwner.SERVER.value]
+    kept = [port for port in ports if not port.made_for_its_server]
     released.disassociated = await _disassociate_from(session, runtime, kept)
     for port in kept:
         _unbind(port)
         released.unbound.append(port)
-    made = [port for port in ports if port.device_owner == DeviceOwner.SERVER.value]
+    made = [port for port in ports if port.made_for_its_server]
     for port in made:
         if port.id in gone_on_backend:
             deleted = await _finish_deleted_port(session, port)
