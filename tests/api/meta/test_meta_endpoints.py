@@ -83,22 +83,21 @@ async def test_a_sane_request_id_is_echoed_and_a_bad_one_replaced(
 
 
 async def test_log_lines_of_a_request_carry_its_request_id(
-    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with caplog.at_level(logging.INFO):
+    capsys.readouterr()
+    with caplog.at_level(logging.INFO):  # the tests' service logs warnings and up
         await client.get("/healthz", headers={"X-Request-ID": "trace-me-42"})
-    request_lines = [
-        record
-        for record in caplog.records
-        if isinstance(record.msg, dict) and record.msg.get("event") == "request"
-    ]
-    assert request_lines
-    formatter = logging.getLogger().handlers[0].formatter
-    assert formatter is not None
-    rendered = json.loads(formatter.format(request_lines[-1]))
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    request_lines = [line for line in lines if line.get("event") == "request"]
+    assert len(request_lines) == 1
+    (rendered,) = request_lines
     assert rendered["request_id"] == "trace-me-42"
     assert rendered["path"] == "/healthz"
     assert rendered["status"] == 200
+    assert rendered["level"] == "info"
+    assert rendered["logger"] == "cloudplane.kit.middleware"
+    assert rendered["timestamp"].endswith("Z")
 
 
 async def test_an_unexpected_failure_is_a_bare_500_without_a_trace(
