@@ -107,6 +107,29 @@ async def test_a_restored_volume_holds_the_bytes_written_before_the_checkpoint(
             assert not await holds_pattern(restored_file, OVERWRITE, offset)
 
 
+async def test_a_restore_in_place_puts_the_saved_bytes_back_into_the_same_disk_files(
+    admin: ApiSession, host: libvirt.virConnect
+) -> None:
+    volume_ids, files, checkpoint = await two_protected_volumes(admin, host)
+    for position, path in enumerate(files):
+        for _byte, offset in SAVED[position]:
+            await write_pattern(path, OVERWRITE, offset)
+
+    restore = await run(
+        admin,
+        "/protection/restores",
+        {"checkpoint_id": checkpoint["id"], "target": "in_place"},
+    )
+
+    assert restore["status"] == "success", restore
+    assert [restore["restored_resources"][key("volume", v)] for v in volume_ids] == volume_ids
+    for position, volume_id in enumerate(volume_ids):
+        assert (await show(admin, f"/volumes/{volume_id}"))["status"] == "available"
+        assert await volume_file(admin, host, volume_id) == files[position]
+        for byte, offset in SAVED[position]:
+            assert await holds_pattern(files[position], byte, offset), (position, byte, offset)
+
+
 async def test_a_corrupted_backup_file_fails_verification_of_that_volume_only(
     admin: ApiSession, host: libvirt.virConnect
 ) -> None:

@@ -47,11 +47,15 @@ def restored_name(options: RestoreOptions, name: str, restore_id: str) -> str:
     return f"{options.name_prefix}{name}"[:246] + f"-{restore_id[:8]}"
 
 
-async def _remember(session: AsyncSession, restore_id: str, key: str, new_id: str) -> None:
+async def remember_restored(
+    session: AsyncSession, restore_id: str, key: str, restored_id: str
+) -> None:
+    """Record in the in-progress restore that resource ``key`` was restored as ``restored_id``;
+    ``RestoreFailed`` when the restore stopped meanwhile."""
     restore = await session.get(Restore, restore_id, with_for_update=True)
     if restore is None or restore.status != RunStatus.IN_PROGRESS.value:
         raise RestoreFailed("the restore stopped meanwhile")
-    restore.restored = {**restore.restored, key: new_id}
+    restore.restored = {**restore.restored, key: restored_id}
 
 
 async def restore_volume(
@@ -80,7 +84,7 @@ async def restore_volume(
             )
             volume.bootable = bool(metadata["bootable"])
             await session.flush()
-            await _remember(session, restore_id, key, volume.id)
+            await remember_restored(session, restore_id, key, volume.id)
         else:
             found = await storage_repository.get_volume(session, existing_id)
             if found is None:
@@ -158,7 +162,7 @@ async def restore_server(
         )
         async with unit_of_work(runtime.sessions, write=True) as session:
             server, _ = await create_server(session, runtime, principal, body)
-            await _remember(session, restore_id, key, server.id)
+            await remember_restored(session, restore_id, key, server.id)
             server_id = server.id
     status = await _wait_for(
         runtime,

@@ -1,13 +1,16 @@
 """Restore and verification rules: of an ``available`` checkpoint the caller may see, with
-parameters the provider's ``restore_schema`` accepts; the work runs in a worker."""
+parameters the provider's ``restore_schema`` accepts (in place: where the provider offers it,
+with none); the work runs in a worker."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudplane.identity.principal import Principal
 from cloudplane.kit.db import new_id
-from cloudplane.kit.errors import Conflict, NotFound, NotSupported
+from cloudplane.kit.errors import Conflict, NotFound, NotSupported, ValidationFailed
 from cloudplane.operations.models import Operation
 from cloudplane.operations.service import start_operation
 from cloudplane.protection import oplog
@@ -60,23 +63,37 @@ async def _readable_checkpoint(
 async def create_restore(
     session: AsyncSession, runtime: Runtime, principal: Principal, body: RestoreCreate
 ) -> tuple[Restore, Operation]:
-    """Store an ``in_progress`` restore to new resources and start it.
+    """Store an ``in_progress`` restore and start it.
 
-    ``target: in_place`` is 501 (restores make new resources); 422 for parameters the
-    provider's ``restore_schema`` refuses.
+    ``target: in_place`` is 501 for a provider that restores to new resources only, and takes
+    no parameters (422); a restore to new resources gets 422 for parameters the provider's
+    ``restore_schema`` refuses.
     """
     checkpoint = await _readable_checkpoint(session, principal, body.checkpoint_id)
-    if body.target != "new":
-        raise NotSupported("restoring in place is not supported; restore to new resources")
     provider = provider_by_id(runtime.settings, checkpoint.provider_id)
-    parameters = checked(provider.restore_model, body.parameters, field="body.parameters")
+    if body.target == "in_place":
+        if not provider.restores_in_place:
+            raise NotSupported(
+                f"the {provider.name} provider restores to new resources only",
+                provider_id=provider.id,
+            )
+        if body.parameters:
+            raise ValidationFailed(
+                "a restore in place takes no parameters; they name the new resources",
+                field="body.parameters",
+            )
+        parameters: dict[str, Any] = {}
+    else:
+        parameters = checked(
+            provider.restore_model, body.parameters, field="body.parameters"
+        ).model_dump(mode="json")
     restore = Restore(
         id=new_id(),
         project_id=checkpoint.project_id,
         user_id=principal.user_id,
         checkpoint_id=checkpoint.id,
         target=body.target,
-        parameters=parameters.model_dump(mode="json"),
+        parameters=parameters,
         status=RunStatus.IN_PROGRESS.value,
         resources_status={},
         resources_reason={},

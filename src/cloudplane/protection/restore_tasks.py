@@ -1,9 +1,11 @@
 """Worker side of restores and verifications.
 
-A restore makes new volumes first (with the saved data) and then new servers that boot from and
-attach them, following the checkpoint's graph order; images and networks are not copied but
-reused as they are, so they restore as long as they still exist. Each resource gets its status
-(``success``/``fail``) and reason under ``Type#id``; the restore succeeds when all do.
+A restore to new resources makes new volumes first (with the saved data) and then new servers
+that boot from and attach them, following the checkpoint's graph order; images and networks are
+not copied but reused as they are, so they restore as long as they still exist. A restore in
+place writes the saved data back into the protected volumes (``restore_in_place``). Each
+resource gets its status (``success``/``fail``) and reason under ``Type#id``; the restore
+succeeds when all do.
 A verification recomputes each volume's checksum (or finds its snapshot) and fails exactly the
 resources whose data is not whole.
 """
@@ -26,6 +28,7 @@ from cloudplane.protection.protectables import ResourceRef
 from cloudplane.protection.providers import build_providers
 from cloudplane.protection.providers.backup import RestoreOptions
 from cloudplane.protection.restore_building import restore_server, restore_volume
+from cloudplane.protection.restore_in_place import abandon_restoring_volumes, restore_in_place
 from cloudplane.protection.states import LogType, ResourceStatus, ResourceType, RunStatus
 from cloudplane.runtime import Runtime
 
@@ -62,9 +65,21 @@ class RunRestore:
                 status[key], reasons[key] = FAIL, "it was not protected in this checkpoint"
                 continue
             try:
-                new_id = await self._restore_one(
-                    runtime, principal, provider, options, restore.id, resource, made, volumes_made
-                )
+                if restore.target == "in_place":
+                    new_id = await restore_in_place(
+                        runtime, principal, provider, restore.id, key, resource, made.get(key)
+                    )
+                else:
+                    new_id = await self._restore_one(
+                        runtime,
+                        principal,
+                        provider,
+                        options,
+                        restore.id,
+                        resource,
+                        made,
+                        volumes_made,
+                    )
             except Exception as exc:  # recorded per resource; the others go on
                 status[key], reasons[key] = FAIL, (str(exc) or type(exc).__name__)[:1024]
                 continue
@@ -126,13 +141,16 @@ class RunRestore:
 
     async def fail(self, runtime: Runtime, operation: Operation, reason: str) -> None:
         async with unit_of_work(runtime.sessions, write=True) as session:
-            await repository.compare_and_set(
+            stopped = await repository.compare_and_set(
                 session,
                 Restore,
                 operation.resource_id,
                 expect={"status": RunStatus.IN_PROGRESS.value},
                 values={"status": FAIL, "updated_at": utcnow()},
             )
+            restore = await session.get(Restore, operation.resource_id)
+            if stopped and restore is not None:
+                await abandon_restoring_volumes(session, restore)
             await _close(session, LogType.RESTORE, "restore_id", operation.resource_id, reason)
             await finish_operation(session, operation.id, error=reason)
 

@@ -31,6 +31,9 @@ class ProviderOut(BaseModel):
     description: str
     options_schema: dict[str, Any]
     restore_schema: dict[str, Any]
+    restore_targets: list[Literal["new", "in_place"]] = Field(
+        description="The restore targets this provider offers."
+    )
 
 
 class ProtectableTypeOut(BaseModel):
@@ -248,9 +251,17 @@ class RestoreCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     checkpoint_id: str
-    target: Literal["new", "in_place"] = "new"
+    target: Literal["new", "in_place"] = Field(
+        default="new",
+        description=(
+            "``new`` makes new volumes and servers; ``in_place`` writes the saved data back "
+            "into the protected volumes themselves (each must be ``available``), where the "
+            "provider offers it (its ``restore_targets``)."
+        ),
+    )
     parameters: dict[str, Any] = Field(
-        default_factory=dict, description="Checked against the provider's restore_schema."
+        default_factory=dict,
+        description="Checked against the provider's restore_schema; ``new`` restores only.",
     )
 
 
@@ -264,7 +275,10 @@ class RestoreOut(BaseModel):
     resources_status: dict[str, str]
     resources_reason: dict[str, str]
     restored_resources: dict[str, str] = Field(
-        description="``Type#id`` of each protected resource → id of the resource made for it."
+        description=(
+            "``Type#id`` of each protected resource → id of the resource made for it (or, in "
+            "place, restored into)."
+        )
     )
     created_at: datetime
     updated_at: datetime

@@ -49,6 +49,7 @@ def provider_out(provider: Provider) -> ProviderOut:
         description=provider.description,
         options_schema=provider.options_model.model_json_schema(),
         restore_schema=provider.restore_model.model_json_schema(),
+        restore_targets=["new", "in_place"] if provider.restores_in_place else ["new"],
     )
 
 

@@ -1,8 +1,9 @@
 """The volume and snapshot state machines of API.md.
 
 Volume: ``creating → available``; ``available → attaching → in-use``; ``in-use → detaching →
-available``; ``available|in-use → extending → back``; ``→ deleting → deleted``; failures →
-``error``, from which delete is still allowed. Every move is a compare-and-set on ``status``.
+available``; ``available|in-use → extending → back``; ``available → restoring → available`` (a
+restore in place writing saved data back); ``→ deleting → deleted``; failures → ``error``, from
+which delete is still allowed. Every move is a compare-and-set on ``status``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ class VolumeStatus(enum.StrEnum):
     IN_USE = "in-use"
     DETACHING = "detaching"
     EXTENDING = "extending"
+    RESTORING = "restoring"
     DELETING = "deleting"
     DELETED = "deleted"
     ERROR = "error"

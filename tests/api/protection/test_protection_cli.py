@@ -81,6 +81,9 @@ def test_plan_checkpoint_verify_restore_and_schedule_from_the_command_line(run: 
     assert verification["status"] == "success"
     assert restore["status"] == "success", restore
     assert f"Volume#{volume_id}" in restore["restored_resources"]
+    in_place = as_json(run, "restore", "create", checkpoint["id"], "--in-place", "--wait")
+    assert (in_place["target"], in_place["status"]) == ("in_place", "success"), in_place
+    assert in_place["restored_resources"] == {f"Volume#{volume_id}": volume_id}
     as_json(run, "trigger", "create", "cli-hourly", "--pattern", "0 * * * *")
     schedule = as_json(
         run,

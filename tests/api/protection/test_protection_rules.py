@@ -263,15 +263,9 @@ async def test_the_snapshot_provider_restores_a_volume_from_its_backend_snapshot
     assert_error(verification, 404, "not_found")
 
 
-async def test_in_place_restores_are_not_supported_and_bad_restore_parameters_are_422(
-    admin: ApiSession,
-) -> None:
+async def test_bad_restore_parameters_are_422(admin: ApiSession) -> None:
     plan = await volume_plan(admin)
     checkpoint = await checkpoint_of(admin, plan["id"])
-    in_place = await admin.post(
-        "/protection/restores", json={"checkpoint_id": checkpoint["id"], "target": "in_place"}
-    )
-    assert_error(in_place, 501, "not_supported")
     bad = await admin.post(
         "/protection/restores",
         json={"checkpoint_id": checkpoint["id"], "parameters": {"name_prefix": "a/b"}},

@@ -376,11 +376,18 @@ def create_restore(
     checkpoint: CheckpointArg,
     name_prefix: Annotated[str | None, typer.Option(help="Before restored names.")] = None,
     network: Annotated[str | None, typer.Option(help="Network id for restored servers.")] = None,
+    in_place: Annotated[
+        bool,
+        typer.Option(
+            "--in-place",
+            help="Write the saved data back into the protected (detached) volumes instead.",
+        ),
+    ] = False,
     wait: WaitOption = False,
     timeout: TimeoutOption = DEFAULT_TIMEOUT_S,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
-    """Restore a checkpoint to new resources."""
+    """Restore a checkpoint to new resources, or in place."""
     parameters: dict[str, Any] = {}
     if name_prefix is not None:
         parameters["name_prefix"] = name_prefix
@@ -388,7 +395,11 @@ def create_restore(
         parameters["network_id"] = network
     create_and_follow(
         RESTORE,
-        {"checkpoint_id": checkpoint, "parameters": parameters},
+        {
+            "checkpoint_id": checkpoint,
+            "target": "in_place" if in_place else "new",
+            "parameters": parameters,
+        },
         wanted={"success", "fail"},
         wait=wait,
         timeout_s=timeout,

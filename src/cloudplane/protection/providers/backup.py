@@ -72,6 +72,7 @@ class BackupProvider(Provider):
     )
     options_model: ClassVar[type[BaseModel]] = BackupOptions
     restore_model: ClassVar[type[BaseModel]] = RestoreOptions
+    restores_in_place: ClassVar[bool] = True
 
     def __init__(self, store: Path) -> None:
         self.store = store

@@ -30,7 +30,9 @@ class Provider(abc.ABC):
     options_model: ClassVar[type[BaseModel]]
     """The plan's ``parameters``."""
     restore_model: ClassVar[type[BaseModel]]
-    """A restore's ``parameters``."""
+    """A restore's ``parameters`` (for restores to new resources)."""
+    restores_in_place: ClassVar[bool] = False
+    """Whether ``restore_volume_data`` may write into the protected volume itself."""
 
     @abc.abstractmethod
     async def protect_volume(
@@ -44,7 +46,9 @@ class Provider(abc.ABC):
 
     @abc.abstractmethod
     async def restore_volume_data(self, runtime: Runtime, saved: SavedInfo, volume_id: str) -> None:
-        """Put the saved data into the new, unattached volume ``volume_id``."""
+        """Put the saved data into the unattached volume ``volume_id``: a new one, or with
+        ``restores_in_place`` the protected volume itself. Raises before writing anything
+        when the saved data is not whole."""
 
     @abc.abstractmethod
     async def verify_volume(self, runtime: Runtime, saved: SavedInfo) -> str | None:

@@ -1,0 +1,184 @@
+"""Restores in place: the saved data written back into the protected volumes themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.api.protection.protection_factories import (
+    SNAPSHOT,
+    checkpoint_of,
+    create_plan,
+    exported_digest,
+    key,
+    run,
+    server_with_two_volumes,
+    show,
+)
+from tests.api.storage.storage_factories import available_volume, show_volume
+from tests.support.api import ApiSession, assert_error
+from tests.support.databases import ALL_ENGINES
+from tests.support.held_calls import HeldCall
+
+from cloudplane.drivers.simulator import SimulatorDriver
+from cloudplane.operations.models import Operation
+from cloudplane.protection.restore_tasks import RunRestore
+
+
+def _simulator(api: ApiSession) -> SimulatorDriver:
+    driver = api.runtime.driver
+    assert isinstance(driver, SimulatorDriver)
+    return driver
+
+
+async def _volumes_protected(api: ApiSession, count: int) -> tuple[list[str], dict[str, Any]]:
+    """``count`` detached volumes holding known data, and an available checkpoint of them."""
+    volume_ids = [(await available_volume(api, size_gb=1))["id"] for _ in range(count)]
+    for index, volume_id in enumerate(volume_ids):
+        await _simulator(api).write_volume_data(volume_id, 512 * index, f"saved {index}".encode())
+    plan = await create_plan(api, [{"type": "volume", "id": v} for v in volume_ids])
+    checkpoint = await checkpoint_of(api, plan["id"])
+    assert checkpoint["status"] == "available", checkpoint
+    return volume_ids, checkpoint
+
+
+def _in_place(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    return {"checkpoint_id": checkpoint["id"], "target": "in_place"}
+
+
+@pytest.mark.parametrize("engine_name", ALL_ENGINES, indirect=True)
+async def test_a_restore_in_place_writes_the_saved_data_back_into_the_same_volumes(
+    admin: ApiSession, tmp_path: Path
+) -> None:
+    volume_ids, checkpoint = await _volumes_protected(admin, 2)
+    saved = [await exported_digest(admin, v, tmp_path) for v in volume_ids]
+    for volume_id in volume_ids:
+        await _simulator(admin).write_volume_data(volume_id, 0, b"changed after the checkpoint")
+    assert [await exported_digest(admin, v, tmp_path) for v in volume_ids] != saved
+    volumes_before = (await admin.get("/volumes", params={"limit": 1000})).json()["items"]
+
+    restore = await run(admin, "/protection/restores", _in_place(checkpoint))
+
+    assert restore["status"] == "success", restore
+    assert restore["target"] == "in_place"
+    for volume_id in volume_ids:
+        assert restore["resources_status"][key("volume", volume_id)] == "success"
+        assert restore["restored_resources"][key("volume", volume_id)] == volume_id
+        assert (await show_volume(admin, volume_id))["status"] == "available"
+    assert [await exported_digest(admin, v, tmp_path) for v in volume_ids] == saved
+    volumes_after = (await admin.get("/volumes", params={"limit": 1000})).json()["items"]
+    assert {v["id"] for v in volumes_after} == {v["id"] for v in volumes_before}
+
+
+async def test_attached_or_deleted_volumes_are_not_restored_in_place_and_keep_their_data(
+    admin: ApiSession, tmp_path: Path
+) -> None:
+    server, attached_ids = await server_with_two_volumes(admin)
+    detached_id = (await available_volume(admin, size_gb=1))["id"]
+    gone_id = (await available_volume(admin, size_gb=1))["id"]
+    plan = await create_plan(
+        admin,
+        [
+            {"type": "server", "id": server["id"]},
+            {"type": "volume", "id": detached_id},
+            {"type": "volume", "id": gone_id},
+        ],
+    )
+    checkpoint = await checkpoint_of(admin, plan["id"])
+    assert checkpoint["status"] == "available", checkpoint
+    await _simulator(admin).write_volume_data(attached_ids[0], 0, b"written while attached")
+    kept = await exported_digest(admin, attached_ids[0], tmp_path)
+    assert (await admin.delete(f"/volumes/{gone_id}")).status_code == 202
+    await admin.settle()
+
+    restore = await run(admin, "/protection/restores", _in_place(checkpoint))
+
+    assert restore["status"] == "fail"
+    statuses, reasons = restore["resources_status"], restore["resources_reason"]
+    for volume_id in attached_ids:
+        assert statuses[key("volume", volume_id)] == "fail"
+        assert "in-use" in reasons[key("volume", volume_id)]
+        assert (await show_volume(admin, volume_id))["status"] == "in-use"
+    assert "no longer exists" in reasons[key("volume", gone_id)]
+    assert statuses[key("volume", detached_id)] == "success"
+    assert statuses[key("server", server["id"])] == "success"
+    assert await exported_digest(admin, attached_ids[0], tmp_path) == kept
+    assert (await show(admin, f"/servers/{server['id']}"))["status"] == "ACTIVE"
+
+
+async def test_a_volume_being_restored_in_place_cannot_be_attached_or_deleted(
+    admin: ApiSession, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (volume_id,), checkpoint = await _volumes_protected(admin, 1)
+    saved = await exported_digest(admin, volume_id, tmp_path)
+    await _simulator(admin).write_volume_data(volume_id, 0, b"changed after the checkpoint")
+    writing = HeldCall(monkeypatch, admin.runtime.driver, "import_volume")
+    server, _ = await server_with_two_volumes(admin)
+    started = await admin.post("/protection/restores", json=_in_place(checkpoint))
+    assert started.status_code == 202, started.text
+    await writing.reached()
+
+    assert (await show_volume(admin, volume_id))["status"] == "restoring"
+    attach = await admin.post(f"/servers/{server['id']}/volumes", json={"volume_id": volume_id})
+    assert assert_error(attach, 409, "conflict")["details"]["status"] == "restoring"
+    assert_error(await admin.delete(f"/volumes/{volume_id}"), 409, "conflict")
+    again = await admin.post("/protection/restores", json=_in_place(checkpoint))
+    assert again.status_code == 202
+
+    writing.release()
+    await admin.settle()
+    first = await show(admin, f"/protection/restores/{started.json()['id']}")
+    second = await show(admin, f"/protection/restores/{again.json()['id']}")
+    assert first["status"] == "success", first
+    assert second["status"] == "fail"
+    assert "is restoring" in second["resources_reason"][key("volume", volume_id)]
+    assert (await show_volume(admin, volume_id))["status"] == "available"
+    assert await exported_digest(admin, volume_id, tmp_path) == saved
+
+
+async def test_a_restore_in_place_given_up_half_way_leaves_its_volume_in_error(
+    admin: ApiSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (volume_id,), checkpoint = await _volumes_protected(admin, 1)
+    writing = HeldCall(monkeypatch, admin.runtime.driver, "import_volume")
+    started = await admin.post("/protection/restores", json=_in_place(checkpoint))
+    assert started.status_code == 202, started.text
+    await writing.reached()
+
+    # What the runner does when the operation has run out of attempts or time.
+    async with admin.runtime.sessions() as session:
+        operation = await session.get(Operation, started.json()["operation_id"])
+    assert operation is not None
+    await RunRestore().fail(admin.runtime, operation, "gave up after 2 attempts")
+    writing.release()
+    await admin.settle()
+
+    volume = await show_volume(admin, volume_id)
+    assert volume["status"] == "error"
+    assert "partly old" in volume["error"]
+    restore = await show(admin, f"/protection/restores/{started.json()['id']}")
+    assert restore["status"] == "fail"
+
+
+async def test_in_place_is_offered_by_the_backup_provider_only_and_takes_no_parameters(
+    admin: ApiSession,
+) -> None:
+    providers = {p["name"]: p for p in (await admin.get("/protection/providers")).json()["items"]}
+    assert providers["backup"]["restore_targets"] == ["new", "in_place"]
+    assert providers["snapshot"]["restore_targets"] == ["new"]
+    (volume_id,), backup_checkpoint = await _volumes_protected(admin, 1)
+    with_parameters = await admin.post(
+        "/protection/restores",
+        json={**_in_place(backup_checkpoint), "parameters": {"name_prefix": "x-"}},
+    )
+    error = assert_error(with_parameters, 422, "validation_error")
+    assert error["details"]["errors"][0]["loc"] == ["body", "parameters"]
+    snapshot_plan = await create_plan(
+        admin, [{"type": "volume", "id": volume_id}], provider_id=SNAPSHOT
+    )
+    snapshot_checkpoint = await checkpoint_of(admin, snapshot_plan["id"])
+    refused = await admin.post("/protection/restores", json=_in_place(snapshot_checkpoint))
+    assert_error(refused, 501, "not_supported")
+    assert (await admin.get("/protection/restores")).json()["items"] == []
+    assert (await show_volume(admin, volume_id))["status"] == "available"
