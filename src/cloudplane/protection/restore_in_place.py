@@ -84,12 +84,14 @@ async def _restore_volume(
         rerun = owned_id == volume_id and volume.status == VolumeStatus.RESTORING.value
         if not rerun:
             _check_restorable(volume, int(resource["metadata"]["size_gb"]))
-            await storage_repository.compare_and_set_volume(
+            taken = await storage_repository.compare_and_set_volume(
                 session,
                 volume_id,
                 expect={"status": VolumeStatus.AVAILABLE.value},
                 values={"status": VolumeStatus.RESTORING.value, "error_message": None},
             )
+            if not taken:
+                raise RestoreFailed(f"volume {volume_id} changed while it was being taken")
             await remember_restored(session, restore_id, key, volume_id)
     try:
         await provider.restore_volume_data(runtime, saved, volume_id)
