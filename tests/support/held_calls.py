@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,10 @@ import pytest
 from tests.api.network.network_factories import create_network
 from tests.support.api import ApiSession, until_finished
 from tests.support.factories import create_server
+
+HOLD_LIMIT_S = 30.0
+"""How long a held call waits at most: a test that fails before it releases the call still
+ends (its app waits for the operation to finish) instead of hanging."""
 
 
 class HeldCall:
@@ -27,7 +32,8 @@ class HeldCall:
 
         async def held(*args: Any, **kwargs: Any) -> Any:
             self._reached.set()
-            await self._released.wait()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._released.wait(), timeout=HOLD_LIMIT_S)
             return await real_call(*args, **kwargs)
 
         monkeypatch.setattr(owner, name, held)
