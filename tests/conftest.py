@@ -91,6 +91,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         argon2_memory_kib=32,  # argon2's floor: 8 KiB for each of its 4 lanes
         run_scheduler=False,
         rate_limit_per_s=0,
+        login_attempts_per_min=0,
         log_json=True,
         log_level="WARNING",
     )

@@ -57,7 +57,14 @@ async def build_runtime(settings: Settings) -> Runtime:
         passwords=PasswordHashing(
             time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
         ),
-        rate_limiter=build_rate_limiter(settings),
+        rate_limiter=build_rate_limiter(
+            settings, rate_per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst
+        ),
+        login_limiter=build_rate_limiter(
+            settings,
+            rate_per_s=settings.login_attempts_per_min / 60,
+            burst=settings.login_attempts_burst,
+        ),
     )
 
     async def _execute(operation_id: str) -> None:
@@ -67,16 +74,17 @@ async def build_runtime(settings: Settings) -> Runtime:
     return runtime
 
 
-def build_rate_limiter(settings: Settings) -> RateLimiter:
-    """Shared through Redis when one is configured, else this process's own."""
+def build_rate_limiter(settings: Settings, *, rate_per_s: float, burst: int) -> RateLimiter:
+    """Buckets of ``burst`` tokens refilled at ``rate_per_s``: shared through Redis when one is
+    configured, else this process's own."""
     if settings.redis_url:
         return RedisRateLimiter(
             settings.redis_url,
-            rate_per_s=settings.rate_limit_per_s,
-            burst=settings.rate_limit_burst,
+            rate_per_s=rate_per_s,
+            burst=burst,
             key_prefix=settings.redis_key_prefix,
         )
-    return ProcessRateLimiter(rate_per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst)
+    return ProcessRateLimiter(rate_per_s=rate_per_s, burst=burst)
 
 
 async def close_runtime(runtime: Runtime) -> None:
@@ -84,5 +92,6 @@ async def close_runtime(runtime: Runtime) -> None:
         await runtime.queue.drain()
         await runtime.queue.stop()
     await runtime.rate_limiter.close()
+    await runtime.login_limiter.close()
     await runtime.driver.close()
     await runtime.engine.dispose()

@@ -40,6 +40,9 @@ class Runtime:
     rate_limiter: RateLimiter = field(
         default_factory=lambda: ProcessRateLimiter(rate_per_s=0, burst=0)
     )
+    login_limiter: RateLimiter = field(
+        default_factory=lambda: ProcessRateLimiter(rate_per_s=0, burst=0)
+    )
     worker_id: str = field(default_factory=new_worker_id)
     #: Operations this process is running now (a duplicate message for one is dropped).
     running_operations: set[str] = field(default_factory=set)

@@ -121,6 +121,15 @@ class Settings(BaseSettings):
         description="Requests per second per user or API key; 0 = no limit.",
     )
     rate_limit_burst: int = Field(default=200, ge=0, description="Requests allowed at once.")
+    login_attempts_per_min: float = Field(
+        default=10.0,
+        ge=0,
+        description="Login attempts per minute for one username, and for one client address "
+        "(each has its own bucket); 0 = no limit.",
+    )
+    login_attempts_burst: int = Field(
+        default=10, ge=0, description="Login attempts allowed at once per username or address."
+    )
     redis_url: str = Field(
         default="",
         description="Redis for state shared by several API processes (the rate-limit buckets); "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fastapi import Request
+
 from cloudplane.identity import auth_service
 from cloudplane.identity.auth_service import IssuedTokens
 from cloudplane.identity.dependencies import CurrentPrincipal
@@ -15,8 +17,9 @@ from cloudplane.identity.schemas import (
 )
 from cloudplane.kit.db import unit_of_work
 from cloudplane.kit.deps import RuntimeDep, SessionDep
-from cloudplane.kit.errors import Unauthorized, error_responses
+from cloudplane.kit.errors import RateLimited, Unauthorized, error_responses
 from cloudplane.kit.routing import PrefixedRouter
+from cloudplane.runtime import Runtime
 
 router = PrefixedRouter(prefix="/api/v1/auth", tags=["identity"])
 
@@ -37,9 +40,30 @@ def _token_pair(issued: IssuedTokens) -> TokenPair:
 # database's write lock for the whole (deliberately slow) password check.
 
 
-@router.post("/token", responses=error_responses(Unauthorized))
-async def create_token(body: TokenRequest, runtime: RuntimeDep) -> TokenPair:
-    """Exchange a username and password for a token pair scoped to one project."""
+async def spend_login_attempt(runtime: Runtime, address: str, username: str) -> None:
+    """Spend one login attempt of the client address and then of the username; 429 with
+    ``Retry-After`` when either has none left.
+
+    Checked before the (deliberately slow) password check, so guesses past the limit cost the
+    service nothing. The address's bucket holds back one client trying many usernames; the
+    username's, shared by every address, holds back guesses at one account from many.
+    """
+    for key in (f"login-address:{address}", f"login-user:{username.casefold()}"):
+        retry_after_s = await runtime.login_limiter.take(key)
+        if retry_after_s is not None:
+            raise RateLimited(
+                "too many login attempts; try again later", retry_after_s=retry_after_s
+            )
+
+
+@router.post("/token", responses=error_responses(Unauthorized, RateLimited))
+async def create_token(body: TokenRequest, request: Request, runtime: RuntimeDep) -> TokenPair:
+    """Exchange a username and password for a token pair scoped to one project.
+
+    Attempts are limited per username and per client address (``login_attempts_per_min``).
+    """
+    address = request.client.host if request.client else "unknown"
+    await spend_login_attempt(runtime, address, body.username)
     async with unit_of_work(runtime.sessions) as session:
         issued = await auth_service.log_in(
             session,
