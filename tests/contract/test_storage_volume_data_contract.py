@@ -120,10 +120,11 @@ async def test_importing_into_a_smaller_volume_is_too_small_and_changes_nothing(
 
 
 @pytest.mark.needs(Capability.VOLUME_DATA)
-async def test_importing_into_an_attached_volume_is_in_use(
+async def test_importing_into_a_volume_of_a_running_server_is_in_use(
     data_driver: Driver, tmp_path: Path
 ) -> None:
-    source, target = volume_spec(tmp_path), volume_spec(tmp_path)
+    source = volume_spec(tmp_path, image=patterned_image(tmp_path))
+    target = volume_spec(tmp_path)
     await data_driver.create_volume(source)
     await data_driver.create_volume(target)
     disk_format = await data_driver.export_volume(source.id, tmp_path / "source")
@@ -134,6 +135,30 @@ async def test_importing_into_an_attached_volume_is_in_use(
         await data_driver.import_volume(target.id, tmp_path / "source", disk_format)
 
     assert refused.value.code == "in_use"
+    await data_driver.export_volume(target.id, tmp_path / "target-after")
+    assert digest(tmp_path / "target-after") != digest(tmp_path / "source")
+
+
+@pytest.mark.needs(Capability.VOLUME_DATA)
+async def test_importing_into_a_volume_of_a_shut_off_server_rewrites_it(
+    data_driver: Driver, tmp_path: Path
+) -> None:
+    source = volume_spec(tmp_path, image=patterned_image(tmp_path))
+    target = volume_spec(tmp_path)
+    await data_driver.create_volume(source)
+    await data_driver.create_volume(target)
+    disk_format = await data_driver.export_volume(source.id, tmp_path / "source")
+    server_id = await new_server(data_driver)
+    await data_driver.attach_volume(server_id, target.id, "vdb")
+    await data_driver.stop_server(server_id)
+
+    await data_driver.import_volume(target.id, tmp_path / "source", disk_format)
+
+    await data_driver.export_volume(target.id, tmp_path / "target-after")
+    assert digest(tmp_path / "target-after") == digest(tmp_path / "source")
+    attachment = (await data_driver.get_volume(target.id)).attachment
+    assert attachment is not None
+    assert (attachment.server_id, attachment.device) == (server_id, "vdb")
 
 
 @pytest.mark.needs(Capability.VOLUME_DATA)

@@ -33,6 +33,8 @@ class TaskState(enum.StrEnum):
     PAUSING = "pausing"
     UNPAUSING = "unpausing"
     DELETING = "deleting"
+    RESTORING_VOLUME = "restoring_volume"
+    """A restore in place is rewriting one of the (shut off) server's volumes."""
 
 
 class ServerAction(enum.StrEnum):

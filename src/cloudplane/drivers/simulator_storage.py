@@ -18,8 +18,8 @@ from collections.abc import AsyncIterator, Collection
 from dataclasses import replace
 from pathlib import Path
 
-from cloudplane.drivers.base import ServerInfo
-from cloudplane.drivers.errors import DriverError, ResourceNotFound
+from cloudplane.drivers.base import PowerState, ServerInfo
+from cloudplane.drivers.errors import DriverError, ResourceNotFound, ServerNotFound
 from cloudplane.drivers.simulator_sharing import EVERY, exclusive
 from cloudplane.drivers.simulator_storage_records import (
     SNAPSHOT,
@@ -255,10 +255,13 @@ class SimulatedStorage(StorageDriver):
         async with self._storage_locked(volume_ids=[volume_id]) as state:
             volume = _require_volume(state, volume_id)
             if volume.attachment is not None:
-                raise DriverError(
-                    f"volume {volume_id} is attached to server {volume.attachment.server_id}",
-                    code="in_use",
-                )
+                server_id = volume.attachment.server_id
+                if await self._runs(server_id):
+                    raise DriverError(
+                        f"volume {volume_id} is attached to server {server_id}, which is not "
+                        "shut off",
+                        code="in_use",
+                    )
             files = self._data_files()
             size_gb, data = await asyncio.to_thread(files.parse_export, source)
             if size_gb > volume.size_gb:
@@ -267,6 +270,14 @@ class SimulatedStorage(StorageDriver):
                     code="too_small",
                 )
             await asyncio.to_thread(files.write, VOLUME, volume_id, data)
+
+    async def _runs(self, server_id: str) -> bool:
+        """Whether the server is there and not shut off (its disks are then in use)."""
+        try:
+            server = await self.get_server(server_id)
+        except ServerNotFound:
+            return False
+        return server.power_state is not PowerState.SHUTDOWN
 
     async def write_volume_data(self, volume_id: str, offset: int, data: bytes) -> None:
         """Overwrite part of the volume's simulated data, as a guest writing to it would."""

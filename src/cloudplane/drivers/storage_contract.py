@@ -191,12 +191,14 @@ class StorageDriver(abc.ABC):
         raise Unsupported(Capability.VOLUME_DATA)
 
     async def import_volume(self, volume_id: str, source: Path, disk_format: str) -> None:
-        """Replace the data of the existing, unattached volume with the file ``source`` (of
+        """Replace the data of the existing volume with the file ``source`` (of
         ``disk_format``, as ``export_volume`` returned it); afterwards exporting the volume gives
-        that data back.
+        that data back. The volume is unattached, or attached to a server that is shut off
+        (which sees the new data when it next starts).
 
-        A volume smaller than the data is ``DriverError(code="too_small")``, an attached one
-        ``DriverError(code="in_use")``; unknown volume: ``ResourceNotFound``. Without
-        ``Capability.VOLUME_DATA``: ``Unsupported`` (the default).
+        A volume smaller than the data is ``DriverError(code="too_small")``, one attached to a
+        server that is not shut off ``DriverError(code="in_use")``, both raised before anything
+        is written; unknown volume: ``ResourceNotFound``. Without ``Capability.VOLUME_DATA``:
+        ``Unsupported`` (the default).
         """
         raise Unsupported(Capability.VOLUME_DATA)

@@ -1,13 +1,15 @@
 """Restoring in place: the saved data written back into the protected volumes themselves.
 
-As with a Cinder backup restored onto an existing volume, each volume must still exist, be
-``available`` (a server's disk is not rewritten under it: detach it first) and be at least as
-large as when it was saved. The saved data is checked whole before the volume is touched. The
-volume then moves ``available → restoring`` by compare-and-set, in the transaction that records
-it in the restore's ``restored`` map: nothing else (an attach, a delete, another restore) can take
-it meanwhile, and a restore that runs again (a redelivered message, a worker that died) knows the
-volume is its own and writes the data again. After the write the volume is ``available``; when
-the write failed part-way it is ``error``, since its data may be half old and half new.
+Each volume must still exist and be at least as large as when it was saved, and be ``available``
+(as a Cinder backup restores onto an existing volume) or attached to a server that is stopped
+(as Proxmox restores a stopped VM's disks): a disk is never rewritten under a running guest. The
+saved data is checked whole before the volume is touched. The volume then moves to ``restoring``
+by compare-and-set, in the transaction that records it in the restore's ``restored`` map, and
+its server, if any, gets ``task_state: restoring_volume``: nothing else (an attach, a delete,
+another restore, starting the server) can take them meanwhile, and a restore that runs again (a
+redelivered message, a worker that died) knows the volume is its own and writes the data again.
+After the write the volume is back to ``available`` or ``in-use`` and the server is free; when
+the write failed part-way the volume is ``error``, since its data may be half old and half new.
 
 Servers, images, networks and the project are not rewritten: they restore when they still exist.
 """
@@ -18,6 +20,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloudplane.compute import repository as compute_repository
+from cloudplane.compute.states import ServerStatus, TaskState
 from cloudplane.drivers.errors import DriverError
 from cloudplane.identity.principal import Principal
 from cloudplane.kit.db import unit_of_work
@@ -31,6 +35,8 @@ from cloudplane.runtime import Runtime
 from cloudplane.storage import repository as storage_repository
 from cloudplane.storage.models import Volume
 from cloudplane.storage.states import VolumeStatus
+
+_RESTORABLE_FROM = frozenset({VolumeStatus.AVAILABLE.value, VolumeStatus.IN_USE.value})
 
 _REFUSED_BEFORE_WRITING = frozenset({"too_small", "in_use"})
 """``import_volume`` failures that the driver contract raises before it writes anything."""
@@ -81,13 +87,17 @@ async def _restore_volume(
         volume = await storage_repository.get_volume(session, volume_id, for_update=True)
         if volume is None or volume.project_id != principal.project_id:
             raise RestoreFailed(f"volume {volume_id} no longer exists; restore to new resources")
+        attachment = await storage_repository.get_attachment(session, volume_id)
+        server_id = attachment.server_id if attachment is not None else None
         rerun = owned_id == volume_id and volume.status == VolumeStatus.RESTORING.value
         if not rerun:
             _check_restorable(volume, int(resource["metadata"]["size_gb"]))
+            if server_id is not None:
+                await _hold_server(session, server_id, volume_id)
             taken = await storage_repository.compare_and_set_volume(
                 session,
                 volume_id,
-                expect={"status": VolumeStatus.AVAILABLE.value},
+                expect={"status": volume.status},
                 values={"status": VolumeStatus.RESTORING.value, "error_message": None},
             )
             if not taken:
@@ -97,20 +107,20 @@ async def _restore_volume(
         await provider.restore_volume_data(runtime, saved, volume_id)
     except DriverError as exc:
         untouched = exc.code in _REFUSED_BEFORE_WRITING
-        await _leave_restoring(runtime, volume_id, None if untouched else str(exc))
+        await _give_back(runtime, volume_id, server_id, None if untouched else str(exc))
         raise RestoreFailed(f"volume {volume_id}: {exc}") from exc
     except Exception as exc:
-        await _leave_restoring(runtime, volume_id, str(exc) or type(exc).__name__)
+        await _give_back(runtime, volume_id, server_id, str(exc) or type(exc).__name__)
         raise
-    await _leave_restoring(runtime, volume_id, None)
+    await _give_back(runtime, volume_id, server_id, None)
     return volume_id
 
 
 def _check_restorable(volume: Volume, saved_size_gb: int) -> None:
-    if volume.status != VolumeStatus.AVAILABLE.value:
+    if volume.status not in _RESTORABLE_FROM:
         raise RestoreFailed(
-            f"volume {volume.id} is {volume.status}; a restore in place needs it available "
-            "(detached)"
+            f"volume {volume.id} is {volume.status}; a restore in place needs it available, "
+            "or in-use by a stopped server"
         )
     if volume.size_gb < saved_size_gb:
         raise RestoreFailed(
@@ -118,18 +128,54 @@ def _check_restorable(volume: Volume, saved_size_gb: int) -> None:
         )
 
 
-async def _leave_restoring(runtime: Runtime, volume_id: str, error: str | None) -> None:
-    """``restoring → available``, or ``→ error`` with ``error`` when the data may be mixed."""
+async def _hold_server(session: AsyncSession, server_id: str, volume_id: str) -> None:
+    """Keep the volume's server shut off while its disk is rewritten: a ``SHUTOFF`` server with
+    nothing in flight gets ``task_state: restoring_volume``, so starting it is 409 meanwhile."""
+    held = await compute_repository.compare_and_set(
+        session,
+        server_id,
+        expect={"status": ServerStatus.SHUTOFF.value, "task_state": None},
+        values={"task_state": TaskState.RESTORING_VOLUME.value},
+    )
+    if held:
+        return
+    server = await compute_repository.get_any_server(session, server_id)
+    now = "gone" if server is None else server.status
+    if server is not None and server.task_state is not None:
+        now = f"{server.status} with {server.task_state} in progress"
+    raise RestoreFailed(
+        f"volume {volume_id} is in-use by server {server_id}, which is {now}; a restore in "
+        "place rewrites the volumes of a stopped (SHUTOFF) server only"
+    )
+
+
+async def _give_back(
+    runtime: Runtime, volume_id: str, server_id: str | None, error: str | None
+) -> None:
+    """``restoring →`` ``in-use`` (attached) or ``available``, or ``error`` with ``error`` when
+    the data may be mixed; the server, if held, is free again."""
+    settled = VolumeStatus.IN_USE if server_id is not None else VolumeStatus.AVAILABLE
     async with unit_of_work(runtime.sessions, write=True) as session:
         await storage_repository.compare_and_set_volume(
             session,
             volume_id,
             expect={"status": VolumeStatus.RESTORING.value},
             values={
-                "status": VolumeStatus.ERROR.value if error else VolumeStatus.AVAILABLE.value,
+                "status": VolumeStatus.ERROR.value if error else settled.value,
                 "error_message": error[:1024] if error else None,
             },
         )
+        if server_id is not None:
+            await _release_server(session, server_id)
+
+
+async def _release_server(session: AsyncSession, server_id: str) -> None:
+    await compute_repository.compare_and_set(
+        session,
+        server_id,
+        expect={"task_state": TaskState.RESTORING_VOLUME.value},
+        values={"task_state": None},
+    )
 
 
 async def abandon_restoring_volumes(session: AsyncSession, restore: Restore) -> None:
@@ -139,10 +185,14 @@ async def abandon_restoring_volumes(session: AsyncSession, restore: Restore) -> 
         return
     volume_prefix = ResourceRef(ResourceType.VOLUME.value, "").key
     for key, volume_id in restore.restored.items():
-        if key.startswith(volume_prefix):
-            await storage_repository.compare_and_set_volume(
-                session,
-                volume_id,
-                expect={"status": VolumeStatus.RESTORING.value},
-                values={"status": VolumeStatus.ERROR.value, "error_message": _STOPPED_HALFWAY},
-            )
+        if not key.startswith(volume_prefix):
+            continue
+        abandoned = await storage_repository.compare_and_set_volume(
+            session,
+            volume_id,
+            expect={"status": VolumeStatus.RESTORING.value},
+            values={"status": VolumeStatus.ERROR.value, "error_message": _STOPPED_HALFWAY},
+        )
+        attachment = await storage_repository.get_attachment(session, volume_id)
+        if abandoned and attachment is not None:
+            await _release_server(session, attachment.server_id)

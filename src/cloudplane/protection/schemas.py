@@ -255,8 +255,8 @@ class RestoreCreate(BaseModel):
         default="new",
         description=(
             "``new`` makes new volumes and servers; ``in_place`` writes the saved data back "
-            "into the protected volumes themselves (each must be ``available``), where the "
-            "provider offers it (its ``restore_targets``)."
+            "into the protected volumes themselves (each ``available``, or attached to a "
+            "``SHUTOFF`` server), where the provider offers it (its ``restore_targets``)."
         ),
     )
     parameters: dict[str, Any] = Field(

@@ -151,7 +151,12 @@ async def release_volume(
     has_snapshots = await repository.count_live(session, Snapshot.volume_id, volume_id, Snapshot)
     if volume.owner_server_id == server_id and not has_snapshots:
         action = VolumeAction.DELETE
-        expect = {s.value for s in VolumeStatus if s is not VolumeStatus.DELETING}
+        # A volume being restored in place is busy: the attachment sweep deletes it after.
+        expect = {
+            s.value
+            for s in VolumeStatus
+            if s not in (VolumeStatus.DELETING, VolumeStatus.RESTORING)
+        }
         target = VolumeStatus.DELETING
     else:
         action = VolumeAction.DETACH

@@ -1,7 +1,7 @@
 """The volume and snapshot state machines of API.md.
 
 Volume: ``creating → available``; ``available → attaching → in-use``; ``in-use → detaching →
-available``; ``available|in-use → extending → back``; ``available → restoring → available`` (a
+available``; ``available|in-use → extending → back``; ``available|in-use → restoring → back`` (a
 restore in place writing saved data back); ``→ deleting → deleted``; failures → ``error``, from
 which delete is still allowed. Every move is a compare-and-set on ``status``.
 """

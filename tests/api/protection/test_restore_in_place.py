@@ -17,13 +17,15 @@ from tests.api.protection.protection_factories import (
     show,
 )
 from tests.api.storage.storage_factories import available_volume, show_volume
-from tests.support.api import ApiSession, assert_error
+from tests.support.api import ApiSession, assert_error, until_finished
 from tests.support.databases import ALL_ENGINES
+from tests.support.factories import create_server
 from tests.support.held_calls import HeldCall
 
 from cloudplane.drivers.simulator import SimulatorDriver
 from cloudplane.operations.models import Operation
 from cloudplane.protection.restore_tasks import RunRestore
+from cloudplane.storage.attachment_sweep import sweep_volume_attachments
 
 
 def _simulator(api: ApiSession) -> SimulatorDriver:
@@ -71,7 +73,7 @@ async def test_a_restore_in_place_writes_the_saved_data_back_into_the_same_volum
     assert {v["id"] for v in volumes_after} == {v["id"] for v in volumes_before}
 
 
-async def test_attached_or_deleted_volumes_are_not_restored_in_place_and_keep_their_data(
+async def test_volumes_of_a_running_server_or_deleted_are_not_restored_in_place(
     admin: ApiSession, tmp_path: Path
 ) -> None:
     server, attached_ids = await server_with_two_volumes(admin)
@@ -182,3 +184,120 @@ async def test_in_place_is_offered_by_the_backup_provider_only_and_takes_no_para
     assert_error(refused, 501, "not_supported")
     assert (await admin.get("/protection/restores")).json()["items"] == []
     assert (await show_volume(admin, volume_id))["status"] == "available"
+
+
+async def _stopped(api: ApiSession, server_id: str) -> None:
+    assert (await api.post(f"/servers/{server_id}/stop")).status_code == 202
+    await api.settle()
+    assert (await show(api, f"/servers/{server_id}"))["status"] == "SHUTOFF"
+
+
+@pytest.mark.parametrize("engine_name", ALL_ENGINES, indirect=True)
+async def test_the_volumes_of_a_stopped_server_are_rewritten_in_place_and_it_starts_again(
+    admin: ApiSession, tmp_path: Path
+) -> None:
+    server, volume_ids = await server_with_two_volumes(admin)
+    for index, volume_id in enumerate(volume_ids):
+        await _simulator(admin).write_volume_data(volume_id, 64, f"server disk {index}".encode())
+    saved = [await exported_digest(admin, v, tmp_path) for v in volume_ids]
+    plan = await create_plan(admin, [{"type": "server", "id": server["id"]}])
+    checkpoint = await checkpoint_of(admin, plan["id"])
+    for volume_id in volume_ids:
+        await _simulator(admin).write_volume_data(volume_id, 64, b"written later")
+    await _stopped(admin, server["id"])
+
+    restore = await run(admin, "/protection/restores", _in_place(checkpoint))
+
+    assert restore["status"] == "success", restore
+    assert restore["restored_resources"][key("server", server["id"])] == server["id"]
+    assert [await exported_digest(admin, v, tmp_path) for v in volume_ids] == saved
+    shown = await show(admin, f"/servers/{server['id']}")
+    assert (shown["status"], shown["task_state"]) == ("SHUTOFF", None)
+    assert {v["volume_id"] for v in shown["volumes"]} >= set(volume_ids)
+    for volume_id in volume_ids:
+        assert (await show_volume(admin, volume_id))["status"] == "in-use"
+    assert (await admin.post(f"/servers/{server['id']}/start")).status_code == 202
+    await admin.settle()
+    assert (await show(admin, f"/servers/{server['id']}"))["status"] == "ACTIVE"
+
+
+async def test_a_stopped_server_cannot_start_while_a_volume_of_it_is_rewritten(
+    admin: ApiSession, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    server, volume_ids = await server_with_two_volumes(admin)
+    plan = await create_plan(admin, [{"type": "volume", "id": volume_ids[0]}])
+    checkpoint = await checkpoint_of(admin, plan["id"])
+    saved = await exported_digest(admin, volume_ids[0], tmp_path)
+    await _simulator(admin).write_volume_data(volume_ids[0], 0, b"written later")
+    await _stopped(admin, server["id"])
+    writing = HeldCall(monkeypatch, admin.runtime.driver, "import_volume")
+    started = await admin.post("/protection/restores", json=_in_place(checkpoint))
+    assert started.status_code == 202, started.text
+    await writing.reached()
+
+    held = await show(admin, f"/servers/{server['id']}")
+    assert (held["status"], held["task_state"]) == ("SHUTOFF", "restoring_volume")
+    start = await admin.post(f"/servers/{server['id']}/start")
+    assert assert_error(start, 409, "conflict")["details"]["task_state"] == "restoring_volume"
+    detach = await admin.delete(f"/servers/{server['id']}/volumes/{volume_ids[0]}")
+    assert_error(detach, 409, "conflict")
+    assert (await show_volume(admin, volume_ids[0]))["status"] == "restoring"
+
+    writing.release()
+    await admin.settle()
+    restore = await show(admin, f"/protection/restores/{started.json()['id']}")
+    assert restore["status"] == "success", restore
+    assert await exported_digest(admin, volume_ids[0], tmp_path) == saved
+    assert (await show(admin, f"/servers/{server['id']}"))["task_state"] is None
+    assert (await admin.post(f"/servers/{server['id']}/start")).status_code == 202
+
+
+async def test_a_given_up_restore_frees_the_stopped_server_and_leaves_its_volume_in_error(
+    admin: ApiSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, volume_ids = await server_with_two_volumes(admin)
+    plan = await create_plan(admin, [{"type": "volume", "id": volume_ids[1]}])
+    checkpoint = await checkpoint_of(admin, plan["id"])
+    await _stopped(admin, server["id"])
+    writing = HeldCall(monkeypatch, admin.runtime.driver, "import_volume")
+    started = await admin.post("/protection/restores", json=_in_place(checkpoint))
+    await writing.reached()
+
+    async with admin.runtime.sessions() as session:
+        operation = await session.get(Operation, started.json()["operation_id"])
+    assert operation is not None
+    await RunRestore().fail(admin.runtime, operation, "gave up after 2 attempts")
+    writing.release()
+    await admin.settle()
+
+    assert (await show_volume(admin, volume_ids[1]))["status"] == "error"
+    shown = await show(admin, f"/servers/{server['id']}")
+    assert (shown["status"], shown["task_state"]) == ("SHUTOFF", None)
+
+
+async def test_a_server_deleted_while_its_boot_volume_is_rewritten_loses_it_afterwards(
+    admin: ApiSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = await create_server(admin, boot_volume={"size_gb": 1})
+    await admin.settle()
+    (boot,) = (await show(admin, f"/servers/{server['id']}"))["volumes"]
+    plan = await create_plan(admin, [{"type": "volume", "id": boot["volume_id"]}])
+    checkpoint = await checkpoint_of(admin, plan["id"])
+    await _stopped(admin, server["id"])
+    writing = HeldCall(monkeypatch, admin.runtime.driver, "import_volume")
+    started = await admin.post("/protection/restores", json=_in_place(checkpoint))
+    await writing.reached()
+
+    deleted = await admin.delete(f"/servers/{server['id']}")
+    assert deleted.status_code == 202
+    assert (await until_finished(admin, deleted.json()["operation_id"]))["status"] == "succeeded"
+    writing.release()
+    await admin.settle()
+
+    restore = await show(admin, f"/protection/restores/{started.json()['id']}")
+    assert restore["status"] == "success", restore["resources_reason"]
+    # The server's delete left the volume it was rewriting; the sweep deletes it after.
+    assert (await show_volume(admin, boot["volume_id"]))["status"] == "in-use"
+    assert await sweep_volume_attachments(admin.runtime) == 1
+    await admin.settle()
+    assert_error(await admin.get(f"/volumes/{boot['volume_id']}"), 404, "not_found")

@@ -380,7 +380,8 @@ def create_restore(
         bool,
         typer.Option(
             "--in-place",
-            help="Write the saved data back into the protected (detached) volumes instead.",
+            help="Write the saved data back into the protected volumes instead (each detached "
+            "or on a stopped server).",
         ),
     ] = False,
     wait: WaitOption = False,

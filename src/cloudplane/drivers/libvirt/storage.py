@@ -20,6 +20,7 @@ from cloudplane.drivers.capabilities import Capability
 from cloudplane.drivers.errors import DriverError, ResourceNotFound, ServerNotFound, Unsupported
 from cloudplane.drivers.libvirt import volume_data
 from cloudplane.drivers.libvirt.attachments import Paused, disks_of_servers
+from cloudplane.drivers.libvirt.connection import is_missing
 from cloudplane.drivers.libvirt.domain_xml import attached_disks, disk_alias, disk_element
 from cloudplane.drivers.libvirt.parts import LibvirtParts, host_path
 from cloudplane.drivers.libvirt.pools import ensure_dir_pool, find_volume_anywhere, pool_over
@@ -316,9 +317,11 @@ class LibvirtStorage(LibvirtParts, StorageDriver):
     ) -> None:
         volume = self._volume(connection, volume_id)
         attachment = self._attachment_of(connection, volume_id, volume.path())
-        if attachment is not None:
+        if attachment is not None and self._runs(connection, attachment.server_id):
             raise DriverError(
-                f"volume {volume_id} is attached to server {attachment.server_id}", code="in_use"
+                f"volume {volume_id} is attached to server {attachment.server_id}, which is "
+                "not shut off",
+                code="in_use",
             )
         needed = volume_data.virtual_size(source, disk_format)
         if needed > _capacity(volume):
@@ -428,6 +431,17 @@ class LibvirtStorage(LibvirtParts, StorageDriver):
     ) -> AttachmentInfo | None:
         found = self._all_attachments(connection).get(path)
         return None if found is None else AttachmentInfo(volume_id, found.server_id, found.device)
+
+    def _runs(self, connection: libvirt.virConnect, server_id: str) -> bool:
+        """Whether the server's domain has a QEMU process (running, paused or crashed but not
+        cleaned up): its disks are then open, and rewriting one under it is refused."""
+        try:
+            domain = connection.lookupByName(self._options.domain_name(server_id))
+        except libvirt.libvirtError as exc:
+            if is_missing(exc):
+                return False
+            raise
+        return bool(domain.isActive())
 
     def _all_attachments(self, connection: libvirt.virConnect) -> dict[str, AttachmentInfo]:
         return disks_of_servers(connection, self._options)
