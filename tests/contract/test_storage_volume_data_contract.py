@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -119,10 +120,19 @@ async def test_importing_into_a_smaller_volume_is_too_small_and_changes_nothing(
     assert digest(tmp_path / "small-after") == digest(tmp_path / "small-before")
 
 
-@pytest.mark.needs(Capability.VOLUME_DATA)
-async def test_importing_into_a_volume_of_a_running_server_is_in_use(
+@dataclass(frozen=True)
+class _AttachedTarget:
+    """Patterned data exported to ``tmp_path / "source"``, and a blank volume attached (as
+    ``vdb``) to a running server."""
+
+    disk_format: str
+    target_id: str
+    server_id: str
+
+
+async def _exported_data_and_an_attached_volume(
     data_driver: Driver, tmp_path: Path
-) -> None:
+) -> _AttachedTarget:
     source = volume_spec(tmp_path, image=patterned_image(tmp_path))
     target = volume_spec(tmp_path)
     await data_driver.create_volume(source)
@@ -130,12 +140,21 @@ async def test_importing_into_a_volume_of_a_running_server_is_in_use(
     disk_format = await data_driver.export_volume(source.id, tmp_path / "source")
     server_id = await new_server(data_driver)
     await data_driver.attach_volume(server_id, target.id, "vdb")
+    return _AttachedTarget(disk_format, target.id, server_id)
+
+
+@pytest.mark.needs(Capability.VOLUME_DATA)
+async def test_importing_into_a_volume_of_a_running_server_is_in_use(
+    data_driver: Driver, tmp_path: Path
+) -> None:
+    attached = await _exported_data_and_an_attached_volume(data_driver, tmp_path)
+    target_id = attached.target_id
 
     with pytest.raises(DriverError) as refused:
-        await data_driver.import_volume(target.id, tmp_path / "source", disk_format)
+        await data_driver.import_volume(target_id, tmp_path / "source", attached.disk_format)
 
     assert refused.value.code == "in_use"
-    await data_driver.export_volume(target.id, tmp_path / "target-after")
+    await data_driver.export_volume(target_id, tmp_path / "target-after")
     assert digest(tmp_path / "target-after") != digest(tmp_path / "source")
 
 
@@ -143,22 +162,17 @@ async def test_importing_into_a_volume_of_a_running_server_is_in_use(
 async def test_importing_into_a_volume_of_a_shut_off_server_rewrites_it(
     data_driver: Driver, tmp_path: Path
 ) -> None:
-    source = volume_spec(tmp_path, image=patterned_image(tmp_path))
-    target = volume_spec(tmp_path)
-    await data_driver.create_volume(source)
-    await data_driver.create_volume(target)
-    disk_format = await data_driver.export_volume(source.id, tmp_path / "source")
-    server_id = await new_server(data_driver)
-    await data_driver.attach_volume(server_id, target.id, "vdb")
-    await data_driver.stop_server(server_id)
+    attached = await _exported_data_and_an_attached_volume(data_driver, tmp_path)
+    target_id = attached.target_id
+    await data_driver.stop_server(attached.server_id)
 
-    await data_driver.import_volume(target.id, tmp_path / "source", disk_format)
+    await data_driver.import_volume(target_id, tmp_path / "source", attached.disk_format)
 
-    await data_driver.export_volume(target.id, tmp_path / "target-after")
+    await data_driver.export_volume(target_id, tmp_path / "target-after")
     assert digest(tmp_path / "target-after") == digest(tmp_path / "source")
-    attachment = (await data_driver.get_volume(target.id)).attachment
+    attachment = (await data_driver.get_volume(target_id)).attachment
     assert attachment is not None
-    assert (attachment.server_id, attachment.device) == (server_id, "vdb")
+    assert (attachment.server_id, attachment.device) == (attached.server_id, "vdb")
 
 
 @pytest.mark.needs(Capability.VOLUME_DATA)

@@ -49,6 +49,17 @@ def _in_place(checkpoint: dict[str, Any]) -> dict[str, Any]:
     return {"checkpoint_id": checkpoint["id"], "target": "in_place"}
 
 
+async def _give_up_while_held(api: ApiSession, operation_id: str, writing: HeldCall) -> None:
+    """Do what the runner does when a restore's operation has run out of attempts or time,
+    while its write is held; then let the write go on and everything finish."""
+    async with api.runtime.sessions() as session:
+        operation = await session.get(Operation, operation_id)
+    assert operation is not None
+    await RunRestore().fail(api.runtime, operation, "gave up after 2 attempts")
+    writing.release()
+    await api.settle()
+
+
 @pytest.mark.parametrize("engine_name", ALL_ENGINES, indirect=True)
 async def test_a_restore_in_place_writes_the_saved_data_back_into_the_same_volumes(
     admin: ApiSession, tmp_path: Path
@@ -148,13 +159,7 @@ async def test_a_restore_in_place_given_up_half_way_leaves_its_volume_in_error(
     assert started.status_code == 202, started.text
     await writing.reached()
 
-    # What the runner does when the operation has run out of attempts or time.
-    async with admin.runtime.sessions() as session:
-        operation = await session.get(Operation, started.json()["operation_id"])
-    assert operation is not None
-    await RunRestore().fail(admin.runtime, operation, "gave up after 2 attempts")
-    writing.release()
-    await admin.settle()
+    await _give_up_while_held(admin, started.json()["operation_id"], writing)
 
     volume = await show_volume(admin, volume_id)
     assert volume["status"] == "error"
@@ -263,12 +268,7 @@ async def test_a_given_up_restore_frees_the_stopped_server_and_leaves_its_volume
     started = await admin.post("/protection/restores", json=_in_place(checkpoint))
     await writing.reached()
 
-    async with admin.runtime.sessions() as session:
-        operation = await session.get(Operation, started.json()["operation_id"])
-    assert operation is not None
-    await RunRestore().fail(admin.runtime, operation, "gave up after 2 attempts")
-    writing.release()
-    await admin.settle()
+    await _give_up_while_held(admin, started.json()["operation_id"], writing)
 
     assert (await show_volume(admin, volume_ids[1]))["status"] == "error"
     shown = await show(admin, f"/servers/{server['id']}")
