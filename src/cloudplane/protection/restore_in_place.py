@@ -16,6 +16,7 @@ Servers, images, networks and the project are not rewritten: they restore when t
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,6 +43,9 @@ _REFUSED_BEFORE_WRITING = frozenset({"too_small", "in_use"})
 """``import_volume`` failures that the driver contract raises before it writes anything."""
 
 _STOPPED_HALFWAY = "the restore in place stopped before it finished; the data may be partly old"
+
+_WRITES: set[asyncio.Future[None]] = set()
+"""Writes under way: the event loop keeps only weak references to tasks."""
 
 
 async def restore_in_place(
@@ -103,6 +107,25 @@ async def _restore_volume(
             if not taken:
                 raise RestoreFailed(f"volume {volume_id} changed while it was being taken")
             await remember_restored(session, restore_id, key, volume_id)
+    # The write and the giving back run as a task of their own. If this run is cancelled (its
+    # operation was given up, which takes its lease), the write still goes to its end before
+    # the server is given back, so the server never starts on a disk that is being written.
+    write = asyncio.ensure_future(
+        _write_then_give_back(runtime, provider, saved, volume_id, server_id)
+    )
+    _WRITES.add(write)
+    write.add_done_callback(_WRITES.discard)
+    await asyncio.shield(write)
+    return volume_id
+
+
+async def _write_then_give_back(
+    runtime: Runtime,
+    provider: Provider,
+    saved: dict[str, Any],
+    volume_id: str,
+    server_id: str | None,
+) -> None:
     try:
         await provider.restore_volume_data(runtime, saved, volume_id)
     except DriverError as exc:
@@ -113,7 +136,6 @@ async def _restore_volume(
         await _give_back(runtime, volume_id, server_id, str(exc) or type(exc).__name__)
         raise
     await _give_back(runtime, volume_id, server_id, None)
-    return volume_id
 
 
 def _check_restorable(volume: Volume, saved_size_gb: int) -> None:
@@ -178,9 +200,15 @@ async def _release_server(session: AsyncSession, server_id: str) -> None:
     )
 
 
-async def abandon_restoring_volumes(session: AsyncSession, restore: Restore) -> None:
+async def abandon_restoring_volumes(
+    session: AsyncSession, restore: Restore, *, worker_gone: bool
+) -> None:
     """Mark ``error`` the volumes a restore in place took and never gave back (it was given up
-    on part-way, so their data may be partly old)."""
+    on part-way, so their data may be partly old).
+
+    Their servers are freed here only when the worker that ran the restore is gone (its lease
+    lapsed): a live worker may still be writing, and frees each server when its write ends.
+    """
     if restore.target != "in_place":
         return
     volume_prefix = ResourceRef(ResourceType.VOLUME.value, "").key
@@ -194,5 +222,5 @@ async def abandon_restoring_volumes(session: AsyncSession, restore: Restore) -> 
             values={"status": VolumeStatus.ERROR.value, "error_message": _STOPPED_HALFWAY},
         )
         attachment = await storage_repository.get_attachment(session, volume_id)
-        if abandoned and attachment is not None:
+        if abandoned and worker_gone and attachment is not None:
             await _release_server(session, attachment.server_id)

@@ -150,7 +150,10 @@ class RunRestore:
             )
             restore = await session.get(Restore, operation.resource_id)
             if stopped and restore is not None:
-                await abandon_restoring_volumes(session, restore)
+                lease = operation.lease_expires_at
+                await abandon_restoring_volumes(
+                    session, restore, worker_gone=lease is None or lease <= utcnow()
+                )
             await _close(session, LogType.RESTORE, "restore_id", operation.resource_id, reason)
             await finish_operation(session, operation.id, error=reason)
 

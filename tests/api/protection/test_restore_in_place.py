@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,15 +50,15 @@ def _in_place(checkpoint: dict[str, Any]) -> dict[str, Any]:
     return {"checkpoint_id": checkpoint["id"], "target": "in_place"}
 
 
-async def _give_up_while_held(api: ApiSession, operation_id: str, writing: HeldCall) -> None:
-    """Do what the runner does when a restore's operation has run out of attempts or time,
-    while its write is held; then let the write go on and everything finish."""
+async def _give_up(api: ApiSession, operation_id: str, *, worker_gone: bool = False) -> None:
+    """Do what the runner does when a restore's operation has run out of attempts or time:
+    with the worker still running it (its lease live), or after the worker died."""
     async with api.runtime.sessions() as session:
         operation = await session.get(Operation, operation_id)
     assert operation is not None
+    if worker_gone:
+        operation.lease_expires_at = datetime.now(UTC) - timedelta(seconds=1)
     await RunRestore().fail(api.runtime, operation, "gave up after 2 attempts")
-    writing.release()
-    await api.settle()
 
 
 @pytest.mark.parametrize("engine_name", ALL_ENGINES, indirect=True)
@@ -159,7 +160,9 @@ async def test_a_restore_in_place_given_up_half_way_leaves_its_volume_in_error(
     assert started.status_code == 202, started.text
     await writing.reached()
 
-    await _give_up_while_held(admin, started.json()["operation_id"], writing)
+    await _give_up(admin, started.json()["operation_id"])
+    writing.release()
+    await admin.settle()
 
     volume = await show_volume(admin, volume_id)
     assert volume["status"] == "error"
@@ -257,22 +260,56 @@ async def test_a_stopped_server_cannot_start_while_a_volume_of_it_is_rewritten(
     assert (await admin.post(f"/servers/{server['id']}/start")).status_code == 202
 
 
-async def test_a_given_up_restore_frees_the_stopped_server_and_leaves_its_volume_in_error(
+async def _held_restore_of_a_stopped_servers_volume(
     admin: ApiSession, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[str, str, str, HeldCall]:
+    """A stopped server, and a restore in place of its second volume held in the middle of
+    writing it: the server's id, the volume's, the operation's, and the held write."""
     server, volume_ids = await server_with_two_volumes(admin)
     plan = await create_plan(admin, [{"type": "volume", "id": volume_ids[1]}])
     checkpoint = await checkpoint_of(admin, plan["id"])
     await _stopped(admin, server["id"])
     writing = HeldCall(monkeypatch, admin.runtime.driver, "import_volume")
     started = await admin.post("/protection/restores", json=_in_place(checkpoint))
+    assert started.status_code == 202, started.text
     await writing.reached()
+    return server["id"], volume_ids[1], started.json()["operation_id"], writing
 
-    await _give_up_while_held(admin, started.json()["operation_id"], writing)
 
-    assert (await show_volume(admin, volume_ids[1]))["status"] == "error"
-    shown = await show(admin, f"/servers/{server['id']}")
+async def test_a_restore_given_up_while_it_writes_frees_the_server_only_after_the_write(
+    admin: ApiSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server_id, volume_id, operation_id, writing = await _held_restore_of_a_stopped_servers_volume(
+        admin, monkeypatch
+    )
+
+    await _give_up(admin, operation_id)
+
+    assert (await show_volume(admin, volume_id))["status"] == "error"
+    still_held = await show(admin, f"/servers/{server_id}")
+    assert still_held["task_state"] == "restoring_volume"
+    assert_error(await admin.post(f"/servers/{server_id}/start"), 409, "conflict")
+    writing.release()
+    await admin.settle()
+    assert (await show_volume(admin, volume_id))["status"] == "error"
+    shown = await show(admin, f"/servers/{server_id}")
     assert (shown["status"], shown["task_state"]) == ("SHUTOFF", None)
+
+
+async def test_a_restore_whose_worker_died_frees_the_server_when_given_up(
+    admin: ApiSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server_id, volume_id, operation_id, writing = await _held_restore_of_a_stopped_servers_volume(
+        admin, monkeypatch
+    )
+
+    await _give_up(admin, operation_id, worker_gone=True)
+
+    assert (await show_volume(admin, volume_id))["status"] == "error"
+    shown = await show(admin, f"/servers/{server_id}")
+    assert (shown["status"], shown["task_state"]) == ("SHUTOFF", None)
+    writing.release()
+    await admin.settle()
 
 
 async def test_a_server_deleted_while_its_boot_volume_is_rewritten_loses_it_afterwards(
