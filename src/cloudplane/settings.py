@@ -58,6 +58,12 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="A running operation's claim; its worker renews it."
     )
     operation_deadline_s: float = 600.0
+    protection_deadline_s: float = Field(
+        default=21_600.0,
+        gt=0,
+        description="Deadline of checkpoint, restore and verification operations, which copy "
+        "or read whole volumes (the other operations have operation_deadline_s).",
+    )
     operation_max_attempts: int = 3
 
     simulator_latency_ms: dict[str, int] = Field(

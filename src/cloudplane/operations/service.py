@@ -36,8 +36,13 @@ async def start_operation(
     resource_type: str,
     resource_id: str,
     params: dict[str, Any] | None = None,
+    deadline_s: float | None = None,
 ) -> Operation:
-    """Record a pending operation and send it to a worker once the transaction commits."""
+    """Record a pending operation and send it to a worker once the transaction commits.
+
+    It must finish within ``deadline_s`` (default ``operation_deadline_s``) or the sweeper
+    fails it.
+    """
     now = utcnow()
     operation = Operation(
         id=new_id(),
@@ -50,7 +55,7 @@ async def start_operation(
         params=params or {},
         status=PENDING,
         created_at=now,
-        deadline_at=now + timedelta(seconds=runtime.settings.operation_deadline_s),
+        deadline_at=now + timedelta(seconds=deadline_s or runtime.settings.operation_deadline_s),
     )
     session.add(operation)
     session.add(OperationEvent(operation_id=operation.id, at=now, message=f"{action} requested"))

@@ -122,6 +122,7 @@ async def start_protect(
         action=Action.PROTECT.value,
         resource_type=CHECKPOINT,
         resource_id=checkpoint.id,
+        deadline_s=runtime.settings.protection_deadline_s,
     )
     return checkpoint, operation
 
@@ -182,6 +183,7 @@ async def _start_delete(
         action=Action.DELETE.value,
         resource_type=CHECKPOINT,
         resource_id=checkpoint.id,
+        deadline_s=runtime.settings.protection_deadline_s,
     )
 
 

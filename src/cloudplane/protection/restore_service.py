@@ -116,6 +116,7 @@ async def create_restore(
         action=Action.RESTORE.value,
         resource_type=RESTORE,
         resource_id=restore.id,
+        deadline_s=runtime.settings.protection_deadline_s,
     )
     return restore, operation
 
@@ -151,5 +152,6 @@ async def create_verification(
         action=Action.VERIFY.value,
         resource_type=VERIFICATION,
         resource_id=verification.id,
+        deadline_s=runtime.settings.protection_deadline_s,
     )
     return verification, operation

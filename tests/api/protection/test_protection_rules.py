@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from tests.api.protection.protection_factories import (
     BACKUP,
     SNAPSHOT,
@@ -16,6 +17,7 @@ from tests.api.protection.protection_factories import (
     create_plan,
     create_scheduled_operation,
     create_trigger,
+    run,
     server_with_two_volumes,
     show,
     start_plan,
@@ -26,9 +28,10 @@ from tests.api.protection.protection_factories import (
 from tests.api.storage.storage_factories import available_volume, pool_with_type
 from tests.support.api import ApiSession, assert_error
 from tests.support.databases import ALL_ENGINES
-from tests.support.factories import new_project_member, set_quota
+from tests.support.factories import create_server, new_project_member, set_quota
 
 from cloudplane.kit.clock import utcnow
+from cloudplane.operations.models import Operation
 
 
 async def count(api: ApiSession, path: str) -> int:
@@ -455,3 +458,28 @@ async def test_restored_volumes_keep_their_type_unless_the_restore_names_another
         restored_types.append((await show(admin, f"/volumes/{restored}"))["volume_type"])
 
     assert restored_types == [own_type["name"], other_type["name"]]
+
+
+async def test_protection_operations_get_the_longer_protection_deadline(admin: ApiSession) -> None:
+    plan = await volume_plan(admin)
+    checkpoint = await checkpoint_of(admin, plan["id"])
+    restore = await run(admin, "/protection/restores", {"checkpoint_id": checkpoint["id"]})
+    server = await create_server(admin)
+    settings = admin.runtime.settings
+    assert settings.protection_deadline_s > settings.operation_deadline_s
+
+    async with admin.runtime.sessions() as session:
+        rows = (
+            await session.execute(
+                select(Operation.resource_id, Operation.created_at, Operation.deadline_at).where(
+                    Operation.resource_id.in_([checkpoint["id"], restore["id"], server["id"]])
+                )
+            )
+        ).all()
+    allowed_s = {
+        resource_id: (deadline_at - created_at).total_seconds()
+        for resource_id, created_at, deadline_at in rows
+    }
+    assert allowed_s[checkpoint["id"]] == settings.protection_deadline_s
+    assert allowed_s[restore["id"]] == settings.protection_deadline_s
+    assert allowed_s[server["id"]] == settings.operation_deadline_s
