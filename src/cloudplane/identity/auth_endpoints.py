@@ -35,12 +35,7 @@ def _token_pair(issued: IssuedTokens) -> TokenPair:
     )
 
 
-# Logging in and refreshing only read, so they open a reading session of their own instead of
-# the request's session: a POST's session starts as a writer, and on SQLite that would hold the
-# database's write lock for the whole (deliberately slow) password check.
-
-
-async def spend_login_attempt(runtime: Runtime, address: str, username: str) -> None:
+async def _spend_login_attempt(runtime: Runtime, address: str, username: str) -> None:
     """Spend one login attempt of the client address and then of the username; 429 with
     ``Retry-After`` when either has none left.
 
@@ -56,6 +51,11 @@ async def spend_login_attempt(runtime: Runtime, address: str, username: str) -> 
             )
 
 
+# Logging in and refreshing only read, so they open a reading session of their own instead of
+# the request's session: a POST's session starts as a writer, and on SQLite that would hold the
+# database's write lock for the whole (deliberately slow) password check.
+
+
 @router.post("/token", responses=error_responses(Unauthorized, RateLimited))
 async def create_token(body: TokenRequest, request: Request, runtime: RuntimeDep) -> TokenPair:
     """Exchange a username and password for a token pair scoped to one project.
@@ -63,7 +63,7 @@ async def create_token(body: TokenRequest, request: Request, runtime: RuntimeDep
     Attempts are limited per username and per client address (``login_attempts_per_min``).
     """
     address = request.client.host if request.client else "unknown"
-    await spend_login_attempt(runtime, address, body.username)
+    await _spend_login_attempt(runtime, address, body.username)
     async with unit_of_work(runtime.sessions) as session:
         issued = await auth_service.log_in(
             session,
