@@ -3,13 +3,14 @@
 Each volume must still exist and be at least as large as when it was saved, and be ``available``
 (as a Cinder backup restores onto an existing volume) or attached to a server that is stopped
 (as Proxmox restores a stopped VM's disks): a disk is never rewritten under a running guest. The
-saved data is checked whole before the volume is touched. The volume then moves to ``restoring``
-by compare-and-set, in the transaction that records it in the restore's ``restored`` map, and
-its server, if any, gets ``task_state: restoring_volume``: nothing else (an attach, a delete,
-another restore, starting the server) can take them meanwhile, and a restore that runs again (a
-redelivered message, a worker that died) knows the volume is its own and writes the data again.
-After the write the volume is back to ``available`` or ``in-use`` and the server is free; when
-the write failed part-way the volume is ``error``, since its data may be half old and half new.
+volume moves to ``restoring`` by compare-and-set, in the transaction that records it in the
+restore's ``restored`` map, and its server, if any, gets ``task_state: restoring_volume``:
+nothing else (an attach, a delete, another restore, starting the server) can take them
+meanwhile, and a restore that runs again (a redelivered message, a worker that died) knows the
+volume is its own and writes the data again. The provider checks the saved data whole before it
+writes. After the write (or a failed check) the volume is back to ``available`` or ``in-use``
+and the server is free; when the write failed part-way the volume is ``error``, since its data
+may be half old and half new.
 
 Servers, images, networks and the project are not rewritten: they restore when they still exist.
 """
@@ -29,7 +30,7 @@ from cloudplane.kit.db import unit_of_work
 from cloudplane.protection import protectables
 from cloudplane.protection.models import Restore
 from cloudplane.protection.protectables import ResourceRef
-from cloudplane.protection.providers.base import Provider
+from cloudplane.protection.providers.base import Provider, SavedDataNotWhole
 from cloudplane.protection.restore_building import RestoreFailed, remember_restored
 from cloudplane.protection.states import ResourceType
 from cloudplane.runtime import Runtime
@@ -84,9 +85,6 @@ async def _restore_volume(
     owned_id: str | None,
 ) -> str:
     volume_id, saved = str(resource["id"]), resource["saved"]
-    reason = await provider.verify_volume(runtime, saved)
-    if reason is not None:
-        raise RestoreFailed(f"the saved data is not whole: {reason}")
     async with unit_of_work(runtime.sessions, write=True) as session:
         volume = await storage_repository.get_volume(session, volume_id, for_update=True)
         if volume is None or volume.project_id != principal.project_id:
@@ -128,6 +126,9 @@ async def _write_then_give_back(
 ) -> None:
     try:
         await provider.restore_volume_data(runtime, saved, volume_id)
+    except SavedDataNotWhole as exc:
+        await _give_back(runtime, volume_id, server_id, None)
+        raise RestoreFailed(str(exc)) from exc
     except DriverError as exc:
         untouched = exc.code in _REFUSED_BEFORE_WRITING
         await _give_back(runtime, volume_id, server_id, None if untouched else str(exc))

@@ -25,6 +25,7 @@ from tests.support.held_calls import HeldCall
 
 from cloudplane.drivers.simulator import SimulatorDriver
 from cloudplane.operations.models import Operation
+from cloudplane.protection.providers import backup_store
 from cloudplane.protection.restore_tasks import RunRestore
 from cloudplane.storage.attachment_sweep import sweep_volume_attachments
 
@@ -169,6 +170,25 @@ async def test_a_restore_in_place_given_up_half_way_leaves_its_volume_in_error(
     assert "partly old" in volume["error"]
     restore = await show(admin, f"/protection/restores/{started.json()['id']}")
     assert restore["status"] == "fail"
+
+
+async def test_a_damaged_backup_is_not_written_in_place_and_the_volume_keeps_its_data(
+    admin: ApiSession, tmp_path: Path
+) -> None:
+    (volume_id,), checkpoint = await _volumes_protected(admin, 1)
+    await _simulator(admin).write_volume_data(volume_id, 0, b"changed after the checkpoint")
+    current = await exported_digest(admin, volume_id, tmp_path)
+    damaged = backup_store(admin.runtime.settings) / checkpoint["id"] / f"volume-{volume_id}.img"
+    content = bytearray(damaged.read_bytes())
+    content[len(content) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(content))
+
+    restore = await run(admin, "/protection/restores", _in_place(checkpoint))
+
+    assert restore["status"] == "fail"
+    assert "not whole" in restore["resources_reason"][key("volume", volume_id)]
+    assert (await show_volume(admin, volume_id))["status"] == "available"
+    assert await exported_digest(admin, volume_id, tmp_path) == current
 
 
 async def test_in_place_is_offered_by_the_backup_provider_only_and_takes_no_parameters(

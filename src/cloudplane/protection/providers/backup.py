@@ -18,7 +18,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from cloudplane.protection.providers.base import Provider, SavedInfo
+from cloudplane.protection.providers.base import Provider, SavedDataNotWhole, SavedInfo
 from cloudplane.runtime import Runtime
 
 _CHUNK = 1 << 20
@@ -111,7 +111,7 @@ class BackupProvider(Provider):
         path = self._file(saved)
         reason = await self.verify_volume(runtime, saved)
         if reason is not None:
-            raise OSError(f"the backup is not whole: {reason}")
+            raise SavedDataNotWhole(f"the backup is not whole: {reason}")
         await runtime.driver.import_volume(volume_id, path, str(saved["disk_format"]))
 
     async def verify_volume(self, runtime: Runtime, saved: SavedInfo) -> str | None:

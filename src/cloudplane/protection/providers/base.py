@@ -17,6 +17,10 @@ SavedInfo = dict[str, Any]
 """What a provider keeps about one protected volume, stored in the checkpoint."""
 
 
+class SavedDataNotWhole(OSError):
+    """The saved data failed its check; raised before anything was written."""
+
+
 class Provider(abc.ABC):
     """A way of protecting volume data. ``id`` is a fixed UUID so plans can name it.
 
@@ -46,9 +50,9 @@ class Provider(abc.ABC):
 
     @abc.abstractmethod
     async def restore_volume_data(self, runtime: Runtime, saved: SavedInfo, volume_id: str) -> None:
-        """Put the saved data into the unattached volume ``volume_id``: a new one, or with
-        ``restores_in_place`` the protected volume itself. Raises before writing anything
-        when the saved data is not whole."""
+        """Put the saved data into the volume ``volume_id``: a new one, or with
+        ``restores_in_place`` the protected volume itself. Checks the saved data first and
+        raises ``SavedDataNotWhole`` before writing anything when it is not whole."""
 
     @abc.abstractmethod
     async def verify_volume(self, runtime: Runtime, saved: SavedInfo) -> str | None:
