@@ -83,15 +83,20 @@ async def two_protected_volumes(
     return volume_ids, files, checkpoint
 
 
-async def test_a_restored_volume_holds_the_bytes_written_before_the_checkpoint(
-    admin: ApiSession, host: libvirt.virConnect
-) -> None:
-    volume_ids, files, checkpoint = await two_protected_volumes(admin, host)
+async def overwrite_saved_ranges(files: list[str]) -> None:
+    """Write ``OVERWRITE`` over every ``SAVED`` range, as a guest would after the checkpoint."""
     for position, path in enumerate(files):
         for _byte, offset in SAVED[position]:
             await write_pattern(path, OVERWRITE, offset)
         for byte, offset in SAVED[position]:
             assert not await holds_pattern(path, byte, offset)  # the originals lost the data
+
+
+async def test_a_restored_volume_holds_the_bytes_written_before_the_checkpoint(
+    admin: ApiSession, host: libvirt.virConnect
+) -> None:
+    volume_ids, files, checkpoint = await two_protected_volumes(admin, host)
+    await overwrite_saved_ranges(files)
 
     restore = await run(admin, "/protection/restores", {"checkpoint_id": checkpoint["id"]})
 
@@ -111,9 +116,7 @@ async def test_a_restore_in_place_puts_the_saved_bytes_back_into_the_same_disk_f
     admin: ApiSession, host: libvirt.virConnect
 ) -> None:
     volume_ids, files, checkpoint = await two_protected_volumes(admin, host)
-    for position, path in enumerate(files):
-        for _byte, offset in SAVED[position]:
-            await write_pattern(path, OVERWRITE, offset)
+    await overwrite_saved_ranges(files)
 
     restore = await run(
         admin,
