@@ -16,13 +16,14 @@ from cloudplane.compute.schemas import (
     ServerAccepted,
     ServerCreate,
     ServerOut,
+    ServerResetState,
     ServerUpdate,
 )
 from cloudplane.compute.server_extras import NO_EXTRAS, load_server_extras
 from cloudplane.compute.states import ServerAction, ServerStatus
 from cloudplane.compute.views import ServerFields, server_accepted, server_body, server_out
 from cloudplane.drivers.base import Capability, DriverError
-from cloudplane.identity.dependencies import CurrentPrincipal, WriterPrincipal
+from cloudplane.identity.dependencies import AdminPrincipal, CurrentPrincipal, WriterPrincipal
 from cloudplane.kit.deps import RuntimeDep, SessionDep
 from cloudplane.kit.errors import (
     BadRequest,
@@ -245,6 +246,20 @@ async def pause_server(server_id: str, act: ActionsDep) -> ServerAccepted:
 async def resume_server(server_id: str, act: ActionsDep) -> ServerAccepted:
     """Unfreeze a PAUSED server."""
     return await act(ServerAction.RESUME, server_id)
+
+
+@router.post(
+    "/{server_id}/reset-state",
+    responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict),
+)
+async def reset_server_state(
+    server_id: str, body: ServerResetState, session: SessionDep, principal: AdminPrincipal
+) -> ServerOut:
+    """Admins: record a status and clear the task in flight, without asking the hypervisor,
+    for a server left held or stuck by a failure (e.g. a restore in place that failed while
+    writing its disk). The next reconcile reads the power state again."""
+    server = await service.reset_state(session, principal, server_id, ServerStatus(body.status))
+    return await _server_out(session, server)
 
 
 @router.get(

@@ -67,6 +67,18 @@ class RebootRequest(BaseModel):
     type: Literal["soft", "hard"] = "soft"
 
 
+class ServerResetState(BaseModel):
+    """An administrator's reset of a server's status (its ``task_state`` is cleared)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["ACTIVE", "SHUTOFF", "ERROR"] = Field(
+        default="ERROR",
+        description="The status to record. The power state is read again at the next "
+        "reconcile, which then sets the status it implies (except for ERROR).",
+    )
+
+
 class Fault(BaseModel):
     code: str
     message: str

@@ -21,6 +21,7 @@ from cloudplane.compute.schemas import ServerCreate, ServerUpdate
 from cloudplane.compute.server_extras import ServerExtras, load_server_with_extras
 from cloudplane.compute.states import TRANSITIONS, ServerAction, ServerStatus, TaskState
 from cloudplane.compute.views import ServerFields
+from cloudplane.drivers.base import PowerState
 from cloudplane.identity.principal import Principal
 from cloudplane.identity.quotas import check_quota, lock_quota
 from cloudplane.images.models import Image
@@ -231,6 +232,47 @@ async def request_delete(
         resource_id=server.id,
     )
     return server, operation
+
+
+async def reset_state(
+    session: AsyncSession, principal: Principal, server_id: str, status: ServerStatus
+) -> Server:
+    """Record ``status`` and clear ``task_state``, in the database only: an administrator's
+    way out for a server that a failure left held or stuck until someone looked (Nova's
+    reset-state, Proxmox's unlock). ``ERROR`` keeps the server's fault, or records that an
+    administrator set it; the other statuses clear it.
+
+    The hypervisor is not asked, and the power state becomes ``nostate``: the next reconcile
+    reads it again and, unless the status is ``ERROR``, sets the status it implies. An
+    operation still running on the server finds it changed and stops. A server being deleted
+    is 409.
+    """
+    server = await get_server(session, principal, server_id)
+    values: dict[str, object] = {
+        "status": status.value,
+        "task_state": None,
+        "power_state": PowerState.NOSTATE.value,
+        "updated_at": utcnow(),
+    }
+    if status is not ServerStatus.ERROR:
+        values.update(fault_code=None, fault_message=None, fault_at=None)
+    elif server.fault_code is None:
+        values.update(
+            fault_code="reset_state",
+            fault_message="set to ERROR by an administrator",
+            fault_at=utcnow(),
+        )
+    changed = await repository.compare_and_set(
+        session,
+        server.id,
+        expect={"status": {s.value for s in ServerStatus if s is not ServerStatus.DELETING}},
+        values=values,
+    )
+    if not changed:
+        await session.refresh(server)
+        raise Conflict(f"server {server.id} is being deleted", status=server.status)
+    _written(server, values)
+    return server
 
 
 def _written(server: Server, values: Mapping[str, object]) -> None:

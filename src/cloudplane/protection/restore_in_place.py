@@ -9,15 +9,15 @@ nothing else (an attach, a delete, another restore, starting the server) can tak
 meanwhile, and a restore that runs again (a redelivered message, a worker that died) knows the
 volume is its own and writes the data again. The provider checks the saved data whole before it
 writes. After the write (or a failed check) the volume is back to ``available`` or ``in-use``
-and the server is free; when the write failed part-way the volume is ``error``, since its data
-may be half old and half new.
+and the server is free; when the write failed part-way, or the restore was given up, the volume
+is ``error``, since its data may be half old and half new, and its server stays held until an
+administrator resets it.
 
 Servers, images, networks and the project are not rewritten: they restore when they still exist.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,9 +44,6 @@ _REFUSED_BEFORE_WRITING = frozenset({"too_small", "in_use"})
 """``import_volume`` failures that the driver contract raises before it writes anything."""
 
 _STOPPED_HALFWAY = "the restore in place stopped before it finished; the data may be partly old"
-
-_WRITES: set[asyncio.Future[None]] = set()
-"""Writes under way: the event loop keeps only weak references to tasks."""
 
 
 async def restore_in_place(
@@ -105,25 +102,6 @@ async def _restore_volume(
             if not taken:
                 raise RestoreFailed(f"volume {volume_id} changed while it was being taken")
             await remember_restored(session, restore_id, key, volume_id)
-    # The write and the giving back run as a task of their own. If this run is cancelled (its
-    # operation was given up, which takes its lease), the write still goes to its end before
-    # the server is given back, so the server never starts on a disk that is being written.
-    write = asyncio.ensure_future(
-        _write_then_give_back(runtime, provider, saved, volume_id, server_id)
-    )
-    _WRITES.add(write)
-    write.add_done_callback(_WRITES.discard)
-    await asyncio.shield(write)
-    return volume_id
-
-
-async def _write_then_give_back(
-    runtime: Runtime,
-    provider: Provider,
-    saved: dict[str, Any],
-    volume_id: str,
-    server_id: str | None,
-) -> None:
     try:
         await provider.restore_volume_data(runtime, saved, volume_id)
     except SavedDataNotWhole as exc:
@@ -137,6 +115,7 @@ async def _write_then_give_back(
         await _give_back(runtime, volume_id, server_id, str(exc) or type(exc).__name__)
         raise
     await _give_back(runtime, volume_id, server_id, None)
+    return volume_id
 
 
 def _check_restorable(volume: Volume, saved_size_gb: int) -> None:
@@ -175,11 +154,15 @@ async def _hold_server(session: AsyncSession, server_id: str, volume_id: str) ->
 async def _give_back(
     runtime: Runtime, volume_id: str, server_id: str | None, error: str | None
 ) -> None:
-    """``restoring →`` ``in-use`` (attached) or ``available``, or ``error`` with ``error`` when
-    the data may be mixed; the server, if held, is free again."""
+    """``restoring →`` ``in-use`` (attached) or ``available``, and the server is free again;
+    or, when the data may be mixed, ``error`` with ``error``, and the server stays held.
+
+    A server whose disk may be half written is not started by accident: an administrator
+    looks, then frees it (``POST /servers/{id}/reset-state``) or deletes it.
+    """
     settled = VolumeStatus.IN_USE if server_id is not None else VolumeStatus.AVAILABLE
     async with unit_of_work(runtime.sessions, write=True) as session:
-        await storage_repository.compare_and_set_volume(
+        given_back = await storage_repository.compare_and_set_volume(
             session,
             volume_id,
             expect={"status": VolumeStatus.RESTORING.value},
@@ -188,40 +171,27 @@ async def _give_back(
                 "error_message": error[:1024] if error else None,
             },
         )
-        if server_id is not None:
-            await _release_server(session, server_id)
+        if server_id is not None and given_back and not error:
+            await compute_repository.compare_and_set(
+                session,
+                server_id,
+                expect={"task_state": TaskState.RESTORING_VOLUME.value},
+                values={"task_state": None},
+            )
 
 
-async def _release_server(session: AsyncSession, server_id: str) -> None:
-    await compute_repository.compare_and_set(
-        session,
-        server_id,
-        expect={"task_state": TaskState.RESTORING_VOLUME.value},
-        values={"task_state": None},
-    )
-
-
-async def abandon_restoring_volumes(
-    session: AsyncSession, restore: Restore, *, worker_gone: bool
-) -> None:
+async def abandon_restoring_volumes(session: AsyncSession, restore: Restore) -> None:
     """Mark ``error`` the volumes a restore in place took and never gave back (it was given up
-    on part-way, so their data may be partly old).
-
-    Their servers are freed here only when the worker that ran the restore is gone (its lease
-    lapsed): a live worker may still be writing, and frees each server when its write ends.
-    """
+    on part-way, so their data may be partly old). Their servers stay held, as after a failed
+    write: a worker may even be writing still."""
     if restore.target != "in_place":
         return
     volume_prefix = ResourceRef(ResourceType.VOLUME.value, "").key
     for key, volume_id in restore.restored.items():
-        if not key.startswith(volume_prefix):
-            continue
-        abandoned = await storage_repository.compare_and_set_volume(
-            session,
-            volume_id,
-            expect={"status": VolumeStatus.RESTORING.value},
-            values={"status": VolumeStatus.ERROR.value, "error_message": _STOPPED_HALFWAY},
-        )
-        attachment = await storage_repository.get_attachment(session, volume_id)
-        if abandoned and worker_gone and attachment is not None:
-            await _release_server(session, attachment.server_id)
+        if key.startswith(volume_prefix):
+            await storage_repository.compare_and_set_volume(
+                session,
+                volume_id,
+                expect={"status": VolumeStatus.RESTORING.value},
+                values={"status": VolumeStatus.ERROR.value, "error_message": _STOPPED_HALFWAY},
+            )

@@ -150,10 +150,7 @@ class RunRestore:
             )
             restore = await session.get(Restore, operation.resource_id)
             if stopped and restore is not None:
-                lease = operation.lease_expires_at
-                await abandon_restoring_volumes(
-                    session, restore, worker_gone=lease is None or lease <= utcnow()
-                )
+                await abandon_restoring_volumes(session, restore)
             await _close(session, LogType.RESTORE, "restore_id", operation.resource_id, reason)
             await finish_operation(session, operation.id, error=reason)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ from cloudplane.cli.client.output import (
     Column,
     FormatOption,
     OutputFormat,
+    print_resource,
     reports_errors,
 )
 from cloudplane.cli.client.resource_commands import (
@@ -193,6 +195,30 @@ def rename_server(
 ) -> None:
     """Give a server a new name."""
     rename_resource(SERVER, server, new_name, fmt)
+
+
+class ResetStatus(enum.StrEnum):
+    ACTIVE = "ACTIVE"
+    SHUTOFF = "SHUTOFF"
+    ERROR = "ERROR"
+
+
+@server_app.command("reset-state")
+@reports_errors
+def reset_server_state(
+    server: ServerArg,
+    status: Annotated[
+        ResetStatus,
+        typer.Option(help="The status to record; the next reconcile reads the power state again."),
+    ] = ResetStatus.ERROR,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Admins: record a status and clear the task in flight, without asking the hypervisor
+    (for a server a failure left held or stuck)."""
+    with open_client() as client:
+        server_id = resolve_id(client, SERVER, server)
+        reset = client.post(f"{API}/servers/{server_id}/reset-state", {"status": status.value})
+        print_resource(reset, fmt)
 
 
 @server_app.command("delete")
