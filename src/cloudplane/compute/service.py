@@ -213,16 +213,7 @@ async def request_delete(
         "task_state": TaskState.DELETING.value,
         "updated_at": utcnow(),
     }
-    changed = await repository.compare_and_set(
-        session,
-        server.id,
-        expect={"status": {s.value for s in ServerStatus if s is not ServerStatus.DELETING}},
-        values=values,
-    )
-    if not changed:
-        await session.refresh(server)
-        raise Conflict(f"server {server.id} is already being deleted", status=server.status)
-    _written(server, values)
+    await _change_unless_deleting(session, server, values)
     operation = await start_operation(
         session,
         runtime,
@@ -262,6 +253,15 @@ async def reset_state(
             fault_message="set to ERROR by an administrator",
             fault_at=utcnow(),
         )
+    await _change_unless_deleting(session, server, values)
+    return server
+
+
+async def _change_unless_deleting(
+    session: AsyncSession, server: Server, values: Mapping[str, object]
+) -> None:
+    """Write ``values`` on a server in any status but ``DELETING`` (409 then), in one
+    compare-and-set, and show them on the loaded ``server``."""
     changed = await repository.compare_and_set(
         session,
         server.id,
@@ -270,9 +270,8 @@ async def reset_state(
     )
     if not changed:
         await session.refresh(server)
-        raise Conflict(f"server {server.id} is being deleted", status=server.status)
+        raise Conflict(f"server {server.id} is already being deleted", status=server.status)
     _written(server, values)
-    return server
 
 
 def _written(server: Server, values: Mapping[str, object]) -> None:
