@@ -31,34 +31,29 @@ def _add_request_id(
     return event
 
 
-_LEVEL_OF_METHOD = {
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "msg": logging.INFO,
-    "warning": logging.WARNING,
-    "warn": logging.WARNING,
-    "error": logging.ERROR,
-    "exception": logging.ERROR,
-    "critical": logging.CRITICAL,
-    "fatal": logging.CRITICAL,
-}
-
-
 class StderrLineLogger:
     """Writes each rendered event as one line to the ``sys.stderr`` of the moment.
 
     Looked up per line, not kept, so that whoever replaces ``sys.stderr`` (a test capturing
     output, a daemon redirecting it) gets the lines. One lock keeps lines from threads whole.
-    ``name`` is the module's, for ``add_logger_name``; ``levels`` is the standard library's
-    logger of that name, whose level (set on it or inherited from the root) decides which
-    events are written.
+    ``name`` is the module's, for ``add_logger_name``. The standard library's logger of that
+    name (its level set on it or inherited from the root) decides which events are written,
+    through ``structlog.stdlib.filter_by_level``, which asks for ``disabled`` and
+    ``getEffectiveLevel``.
     """
 
     _lock = threading.Lock()
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.levels = logging.getLogger(name)
+        self._levels = logging.getLogger(name)
+
+    @property
+    def disabled(self) -> bool:
+        return self._levels.disabled
+
+    def getEffectiveLevel(self) -> int:  # noqa: N802 - the standard library's name, asked for
+        return self._levels.getEffectiveLevel()
 
     def msg(self, message: str) -> None:
         line = message + "\n"
@@ -66,16 +61,6 @@ class StderrLineLogger:
             sys.stderr.write(line)
 
     debug = info = warning = warn = error = critical = exception = fatal = log = msg
-
-
-def _drop_below_level(
-    logger: Any, method: str, event: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
-    # The standard library caches isEnabledFor's answer per level, so this is a dict lookup;
-    # levels changed at run time (``logging.getLogger(...).setLevel``) take effect at once.
-    if not logger.levels.isEnabledFor(_LEVEL_OF_METHOD.get(method, logging.INFO)):
-        raise structlog.DropEvent
-    return event
 
 
 def _line_logger(name: str = "cloudplane", *_args: Any) -> StderrLineLogger:
@@ -99,7 +84,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     ]
     structlog.configure(
         processors=[
-            _drop_below_level,
+            structlog.stdlib.filter_by_level,
             *shared,
             structlog.processors.format_exc_info,
             renderer,
