@@ -23,7 +23,9 @@ from cloudplane.identity.principal import Principal
 from cloudplane.kit.clock import utcnow
 from cloudplane.kit.db import unit_of_work
 from cloudplane.network.schemas import NetworkRequest
+from cloudplane.protection import protectables
 from cloudplane.protection.models import Restore
+from cloudplane.protection.protectables import ResourceRef
 from cloudplane.protection.providers.backup import RestoreOptions
 from cloudplane.protection.providers.base import Provider
 from cloudplane.protection.states import RunStatus
@@ -56,6 +58,19 @@ async def remember_restored(
     if restore is None or restore.status != RunStatus.IN_PROGRESS.value:
         raise RestoreFailed("the restore stopped meanwhile")
     restore.restored = {**restore.restored, key: restored_id}
+
+
+async def kept_resource(
+    runtime: Runtime, principal: Principal, resource: dict[str, Any], *, when_gone: str = ""
+) -> str:
+    """A resource restored as itself, not copied (an image, a network, the project; in place,
+    a server too): its id while it still exists, else ``RestoreFailed`` (``when_gone`` is
+    added to the reason)."""
+    async with unit_of_work(runtime.sessions) as session:
+        ref = ResourceRef(str(resource["type"]), str(resource["id"]))
+        if await protectables.load(session, principal.project_id, ref) is None:
+            raise RestoreFailed(f"{ref.type} {ref.id} no longer exists{when_gone}")
+    return ref.id
 
 
 async def restore_volume(

@@ -27,11 +27,14 @@ from cloudplane.compute.states import ServerStatus, TaskState
 from cloudplane.drivers.errors import DriverError
 from cloudplane.identity.principal import Principal
 from cloudplane.kit.db import unit_of_work
-from cloudplane.protection import protectables
 from cloudplane.protection.models import Restore
 from cloudplane.protection.protectables import ResourceRef
 from cloudplane.protection.providers.base import Provider, SavedDataNotWhole
-from cloudplane.protection.restore_building import RestoreFailed, remember_restored
+from cloudplane.protection.restore_building import (
+    RestoreFailed,
+    kept_resource,
+    remember_restored,
+)
 from cloudplane.protection.states import ResourceType
 from cloudplane.runtime import Runtime
 from cloudplane.storage import repository as storage_repository
@@ -63,13 +66,7 @@ async def restore_in_place(
         return await _restore_volume(
             runtime, principal, provider, restore_id, key, resource, owned_id
         )
-    async with unit_of_work(runtime.sessions) as session:
-        ref = ResourceRef(str(resource["type"]), str(resource["id"]))
-        if await protectables.load(session, principal.project_id, ref) is None:
-            raise RestoreFailed(
-                f"{resource['type']} {resource['id']} no longer exists; restore to new resources"
-            )
-    return str(resource["id"])
+    return await kept_resource(runtime, principal, resource, when_gone="; restore to new resources")
 
 
 async def _restore_volume(

@@ -22,12 +22,12 @@ from cloudplane.kit.clock import utcnow
 from cloudplane.kit.db import unit_of_work
 from cloudplane.operations.models import Operation
 from cloudplane.operations.service import finish_operation
-from cloudplane.protection import oplog, protectables, repository
+from cloudplane.protection import oplog, repository
 from cloudplane.protection.models import Checkpoint, Restore, Verification
 from cloudplane.protection.protectables import ResourceRef
 from cloudplane.protection.providers import build_providers
 from cloudplane.protection.providers.backup import RestoreOptions
-from cloudplane.protection.restore_building import restore_server, restore_volume
+from cloudplane.protection.restore_building import kept_resource, restore_server, restore_volume
 from cloudplane.protection.restore_in_place import abandon_restoring_volumes, restore_in_place
 from cloudplane.protection.states import LogType, ResourceStatus, ResourceType, RunStatus
 from cloudplane.runtime import Runtime
@@ -132,12 +132,7 @@ class RunRestore:
             return await restore_server(
                 runtime, principal, options, restore_id, key, resource, volumes_made, made.get(key)
             )
-        # Images, networks and the project are used as they are: they must still exist.
-        async with unit_of_work(runtime.sessions) as session:
-            ref = ResourceRef(str(kind), str(resource["id"]))
-            if await protectables.load(session, principal.project_id, ref) is None:
-                raise LookupError(f"{kind} {resource['id']} no longer exists")
-        return str(resource["id"])
+        return await kept_resource(runtime, principal, resource)
 
     async def fail(self, runtime: Runtime, operation: Operation, reason: str) -> None:
         async with unit_of_work(runtime.sessions, write=True) as session:
