@@ -239,11 +239,12 @@ async def reset_state(
     is 409.
     """
     server = await get_server(session, principal, server_id)
+    now = utcnow()
     values: dict[str, object] = {
         "status": status.value,
         "task_state": None,
         "power_state": PowerState.NOSTATE.value,
-        "updated_at": utcnow(),
+        "updated_at": now,
     }
     if status is not ServerStatus.ERROR:
         values.update(fault_code=None, fault_message=None, fault_at=None)
@@ -251,7 +252,7 @@ async def reset_state(
         values.update(
             fault_code="reset_state",
             fault_message="set to ERROR by an administrator",
-            fault_at=utcnow(),
+            fault_at=now,
         )
     await _change_unless_deleting(session, server, values)
     return server
