@@ -143,9 +143,10 @@ class RunRestore:
                 expect={"status": RunStatus.IN_PROGRESS.value},
                 values={"status": FAIL, "updated_at": utcnow()},
             )
-            restore = await session.get(Restore, operation.resource_id)
-            if stopped and restore is not None:
-                await abandon_restoring_volumes(session, restore)
+            if stopped:
+                restore = await session.get(Restore, operation.resource_id)
+                if restore is not None:
+                    await abandon_restoring_volumes(session, restore)
             await _close(session, LogType.RESTORE, "restore_id", operation.resource_id, reason)
             await finish_operation(session, operation.id, error=reason)
 
