@@ -24,6 +24,12 @@ async def get_any_server(session: AsyncSession, server_id: str) -> Server | None
     return await session.scalar(select(Server).where(Server.id == server_id))
 
 
+async def lock_server_row(session: AsyncSession, server_id: str) -> None:
+    """Lock the server's row, live or deleted, until the transaction ends (SQLite has one
+    writer anyway). For a change that must lock it before another row of the server."""
+    await session.execute(select(Server.id).where(Server.id == server_id).with_for_update())
+
+
 SERVERS = Server.__table__.c
 """The servers table's columns, for the read paths: a statement made of table columns alone
 runs as plain SQL, without the ORM's compile and loading steps (most of a small read's cost)."""

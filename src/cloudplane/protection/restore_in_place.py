@@ -80,11 +80,9 @@ async def _restore_volume(
 ) -> str:
     volume_id, saved = str(resource["id"]), resource["saved"]
     async with unit_of_work(runtime.sessions, write=True) as session:
-        volume = await storage_repository.get_volume(session, volume_id, for_update=True)
+        volume, server_id = await _lock_server_then_volume(session, volume_id)
         if volume is None or volume.project_id != principal.project_id:
             raise RestoreFailed(f"volume {volume_id} no longer exists; restore to new resources")
-        attachment = await storage_repository.get_attachment(session, volume_id)
-        server_id = attachment.server_id if attachment is not None else None
         rerun = owned_id == volume_id and volume.status == VolumeStatus.RESTORING.value
         if not rerun:
             _check_restorable(volume, int(resource["metadata"]["size_gb"]))
@@ -113,6 +111,26 @@ async def _restore_volume(
         raise
     await _give_back(runtime, volume_id, server_id, None)
     return volume_id
+
+
+async def _lock_server_then_volume(
+    session: AsyncSession, volume_id: str
+) -> tuple[Volume | None, str | None]:
+    """Lock the row of the server the volume is attached to, if any, then the volume's row;
+    returns the live volume and that server's id.
+
+    A server's delete and a volume's attach lock the server first, then the volume: in that
+    order a restore racing either waits for it, where the other order could deadlock with it.
+    """
+    attachment = await storage_repository.get_attachment(session, volume_id)
+    server_id = attachment.server_id if attachment is not None else None
+    if server_id is not None:
+        await compute_repository.lock_server_row(session, server_id)
+    volume = await storage_repository.get_volume(session, volume_id, for_update=True)
+    attachment = await storage_repository.get_attachment(session, volume_id)
+    if (attachment.server_id if attachment is not None else None) != server_id:
+        raise RestoreFailed(f"volume {volume_id} was attached or detached while being taken")
+    return volume, server_id
 
 
 def _check_restorable(volume: Volume, saved_size_gb: int) -> None:
@@ -159,6 +177,8 @@ async def _give_back(
     """
     settled = VolumeStatus.IN_USE if server_id is not None else VolumeStatus.AVAILABLE
     async with unit_of_work(runtime.sessions, write=True) as session:
+        if server_id is not None:
+            await compute_repository.lock_server_row(session, server_id)  # server, then volume
         given_back = await storage_repository.compare_and_set_volume(
             session,
             volume_id,
