@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloudplane.audit.models import AuditEvent
+from cloudplane.audit.repairs import SWEEPER, record_repair
 from cloudplane.compute.models import Server
 from cloudplane.kit.clock import utcnow
 from cloudplane.kit.db import LIVE, unit_of_work
@@ -25,7 +25,6 @@ from cloudplane.runtime import Runtime
 
 log = get_logger(__name__)
 
-SWEEPER_REQUEST_ID = "sweeper"
 _BATCH = 200
 
 
@@ -133,18 +132,11 @@ async def _retry_stuck_port_deletes(runtime: Runtime) -> int:
 def _audit(
     session: AsyncSession, action: str, resource_type: str, resource_id: str, project_id: str
 ) -> None:
-    session.add(
-        AuditEvent(
-            at=utcnow(),
-            user_id=None,
-            project_id=project_id,
-            request_id=SWEEPER_REQUEST_ID,
-            method="SWEEP",
-            path=f"/api/v1/{resource_type}/{resource_id}",
-            resource_type=resource_type,
-            resource_id=resource_id,
-            action=action,
-            outcome="success",
-            status_code=200,
-        )
+    record_repair(
+        session,
+        SWEEPER,
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        project_id=project_id,
     )

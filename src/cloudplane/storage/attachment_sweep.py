@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from cloudplane.audit.models import AuditEvent
+from cloudplane.audit.repairs import SWEEPER, record_repair
 from cloudplane.compute.models import Server
-from cloudplane.kit.clock import utcnow
 from cloudplane.kit.db import LIVE, unit_of_work
 from cloudplane.kit.logging import get_logger
 from cloudplane.runtime import Runtime
@@ -22,7 +21,6 @@ from cloudplane.storage.server_volume_lifecycle import release_volume
 
 log = get_logger(__name__)
 
-SWEEPER_REQUEST_ID = "sweeper"
 _BATCH = 500
 
 
@@ -52,20 +50,14 @@ async def sweep_volume_attachments(runtime: Runtime) -> int:
             if action is None:
                 continue  # busy with an operation; looked at again on the next round
             volume = await session.get(Volume, volume_id)
-            session.add(
-                AuditEvent(
-                    at=utcnow(),
-                    user_id=None,
-                    project_id=volume.project_id if volume else None,
-                    request_id=SWEEPER_REQUEST_ID,
-                    method="SWEEP",
-                    path=f"/api/v1/volumes/{volume_id}",
-                    resource_type="volumes",
-                    resource_id=volume_id,
-                    action=f"sweep.{action}",
-                    outcome="success",
-                    status_code=202,
-                )
+            record_repair(
+                session,
+                SWEEPER,
+                action=f"sweep.{action}",
+                resource_type="volumes",
+                resource_id=volume_id,
+                project_id=volume.project_id if volume else None,
+                status_code=202,
             )
         repaired += 1
         log.warning("volume_attachment_leak_repaired", volume_id=volume_id, server_id=server_id)
