@@ -31,6 +31,7 @@ from cloudplane.meta.endpoints import router as meta_router
 from cloudplane.network.floating_ip_endpoints import router as floating_ip_router
 from cloudplane.network.network_endpoints import router as network_router
 from cloudplane.network.port_endpoints import router as port_router
+from cloudplane.network.port_reconciler import reconcile_ports_job
 from cloudplane.network.security_group_endpoints import router as security_group_router
 from cloudplane.network.security_group_endpoints import rule_router as security_group_rule_router
 from cloudplane.network.sweeper import sweep_network_leaks
@@ -82,6 +83,7 @@ def periodic_jobs(settings: Settings) -> list[JobSpec]:
         JobSpec("operations.sweep", settings.sweep_interval_s, sweep_operations),
         JobSpec("servers.reconcile", settings.reconcile_interval_s, reconcile_servers_job),
         JobSpec("volumes.reconcile", settings.reconcile_interval_s, reconcile_volumes_job),
+        JobSpec("ports.reconcile", settings.reconcile_interval_s, reconcile_ports_job),
         JobSpec("leaks.sweep", settings.leak_sweep_interval_s, sweep_leaks),
         JobSpec("protection.fire", settings.protection_tick_s, fire_due_operations_job),
         *catalogue_jobs(settings),

@@ -19,6 +19,7 @@ import pytest
 from cloudplane.drivers.libvirt.domain_xml import console_log_path
 from cloudplane.drivers.storage_contract import GIB
 from cloudplane.images.tiny_image import TINY_IMAGE_CONSOLE_LINE
+from cloudplane.network.port_reconciler import reconcile_ports
 from cloudplane.settings import Settings
 from tests.libvirt_real.conftest import SHUTDOWN_TIMEOUT_S
 from tests.libvirt_real.waiting import console_lines, eventually
@@ -141,3 +142,25 @@ async def test_a_server_boots_from_a_volume_made_from_the_image(
     capacity, _allocation, _physical = domain.blockInfo(boot["device"])
     assert capacity == 2 * GIB
     assert (await admin.get(f"/volumes/{boot['volume_id']}")).json()["status"] == "in-use"
+
+
+async def test_a_network_undefined_with_virsh_is_built_again_with_its_ports_by_a_reconcile(
+    admin: ApiSession, settings: Settings, host: libvirt.virConnect
+) -> None:
+    server, _ = await booted_server(admin, settings)
+    (address,) = server["addresses"]
+    network_name = f"{settings.libvirt_name_prefix}net-{address['network_id']}"
+
+    await virsh("net-destroy", network_name)
+    await virsh("net-undefine", network_name)
+    assert await reconcile_ports(admin.runtime) == 1
+
+    network = ET.fromstring(host.networkLookupByName(network_name).XMLDesc(0))
+    hosts = [(h.get("mac"), h.get("ip")) for h in network.iterfind("./ip/dhcp/host")]
+    assert hosts == [(address["mac"], address["ip"])]
+    # The guest's interface is plugged into the network again when it is next started.
+    rebooted = await admin.post(f"/servers/{server['id']}/reboot", json={"type": "hard"})
+    assert rebooted.status_code == 202
+    await admin.settle()
+    after = await shown(admin, server["id"])
+    assert (after["status"], after["power_state"]) == ("ACTIVE", "running")
