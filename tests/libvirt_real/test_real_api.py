@@ -17,6 +17,7 @@ import libvirt
 import pytest
 
 from cloudplane.drivers.libvirt.domain_xml import console_log_path
+from cloudplane.drivers.libvirt.filter_xml import port_filter_xml
 from cloudplane.drivers.storage_contract import GIB
 from cloudplane.images.tiny_image import TINY_IMAGE_CONSOLE_LINE
 from cloudplane.network.port_reconciler import reconcile_ports
@@ -164,3 +165,58 @@ async def test_a_network_undefined_with_virsh_is_built_again_with_its_ports_by_a
     await admin.settle()
     after = await shown(admin, server["id"])
     assert (after["status"], after["power_state"]) == ("ACTIVE", "running")
+
+
+def _host_firewall(device: str) -> str:
+    """The host's IPv4 rules for traffic towards the guest interface ``device`` (libvirt's
+    ``FO-<device>`` chain)."""
+    listed = subprocess.run(
+        ["iptables", "-S", f"FO-{device}"], capture_output=True, text=True, check=True
+    )
+    return listed.stdout
+
+
+async def test_a_servers_security_groups_are_its_nics_filter_and_reach_the_host_firewall(
+    admin: ApiSession, settings: Settings, host: libvirt.virConnect
+) -> None:
+    server, domain = await booted_server(admin, settings)
+    (address,) = server["addresses"]
+    filter_name = f"{settings.libvirt_name_prefix}port-{address['port_id']}"
+    nic = ET.fromstring(host.lookupByName(domain).XMLDesc(0)).find("./devices/interface")
+    assert nic is not None
+    assert nic.find("filterref").get("filter") == filter_name  # type: ignore[union-attr]
+    device = nic.find("target").get("dev")  # type: ignore[union-attr]
+    assert device is not None
+    assert "--dport 22" not in _host_firewall(device)
+
+    port = (await admin.get(f"/ports/{address['port_id']}")).json()
+    (group_id,) = port["security_groups"]
+    added = await admin.post(
+        f"/security-groups/{group_id}/rules",
+        json={
+            "direction": "ingress",
+            "protocol": "tcp",
+            "port_min": 22,
+            "port_max": 22,
+            "remote_cidr": "192.0.2.0/24",
+        },
+    )
+    assert added.status_code == 201, added.text
+    await admin.settle()
+
+    # The running guest's firewall changed with the filter; no restart was needed.
+    assert "-s 192.0.2.0/24 -p tcp -m tcp --dport 22" in _host_firewall(device)
+    backend = {p.id: p for p in await admin.runtime.driver.list_ports()}
+    assert added.json()["id"] in {rule.id for rule in backend[address["port_id"]].security_rules}
+
+    # An operator empties the filter by hand; the next reconcile puts the rules back.
+    emptied = host.nwfilterLookupByName(filter_name)
+    host.nwfilterDefineXML(port_filter_xml(filter_name, [], uuid=emptied.UUIDString()))
+    assert "--dport 22" not in _host_firewall(device)
+    assert await reconcile_ports(admin.runtime) == 1
+    await admin.settle()
+    assert "-s 192.0.2.0/24 -p tcp -m tcp --dport 22" in _host_firewall(device)
+
+    assert (await admin.delete(f"/servers/{server['id']}")).status_code == 202
+    await admin.settle()
+    assert filter_name not in {f.name() for f in host.listAllNWFilters(0)}

@@ -124,7 +124,8 @@ def let_qemu_reach(path: Path) -> None:
 
 
 def objects_named(connection: libvirt.virConnect, prefix: str = TEST_PREFIX) -> list[str]:
-    """Every domain, volume, pool and network on the host whose name starts with ``prefix``."""
+    """Every domain, volume, pool, network and network filter on the host whose name starts
+    with ``prefix``."""
     found = [
         f"domain {d.name()}" for d in connection.listAllDomains(0) if d.name().startswith(prefix)
     ]
@@ -139,12 +140,18 @@ def objects_named(connection: libvirt.virConnect, prefix: str = TEST_PREFIX) -> 
     found.extend(
         f"network {n.name()}" for n in connection.listAllNetworks(0) if n.name().startswith(prefix)
     )
+    found.extend(
+        f"nwfilter {f.name()}"
+        for f in connection.listAllNWFilters(0)
+        if f.name().startswith(prefix)
+    )
     found.extend(f"log {path}" for path in LIBVIRT_DOMAIN_LOGS.glob(f"{prefix}*"))
     return found
 
 
 def remove_test_objects(connection: libvirt.virConnect, prefix: str = TEST_PREFIX) -> None:
-    """Destroy and remove every domain, volume, pool and network named with ``prefix``."""
+    """Destroy and remove every domain, volume, pool, network and network filter named with
+    ``prefix``."""
     for domain in connection.listAllDomains(0):
         if domain.name().startswith(prefix):
             if domain.isActive():
@@ -169,6 +176,10 @@ def remove_test_objects(connection: libvirt.virConnect, prefix: str = TEST_PREFI
             if network.isActive():
                 network.destroy()
             network.undefine()
+    # After the domains: libvirt keeps a filter an interface uses.
+    for port_filter in connection.listAllNWFilters(0):
+        if port_filter.name().startswith(prefix):
+            port_filter.undefine()
     # libvirt keeps each domain's QEMU log after the domain is gone.
     for path in LIBVIRT_DOMAIN_LOGS.glob(f"{prefix}*"):
         path.unlink(missing_ok=True)

@@ -1,4 +1,4 @@
-"""Builds again the ports the backend lost, and with them their networks.
+"""Repairs ports the backend lost or whose rules it changed.
 
 A network deleted behind cloudplane's back (``virsh net-destroy`` and ``net-undefine``, the
 cloud's own console) takes every port on it along, yet its ports would stay ``ACTIVE`` or
@@ -6,24 +6,29 @@ cloud's own console) takes every port on it along, yet its ports would stay ``AC
 of what should exist and a port holds no data, so each port missing from the backend's listing
 is created again as it was (same MAC, fixed IPs and rules), its network first: both calls are
 idempotent by id. A guest gets its link back when its interface is plugged again, at its next
-start or hard reboot.
+start or hard reboot. Likewise, where the backend applies security groups, a port whose rules
+there are not the rules of its groups (a firewall edited by hand) gets an
+``apply_security_groups`` operation, which pushes the rules as they are when it runs.
 
 Only built ports (``ACTIVE`` or ``DOWN``) last changed before the backend's report are compared:
 a port still being built is its operation's business. A port deleted while it was being built
 again is removed from the backend again. The driver's listing is complete or raises; a round
-whose listing failed repairs nothing. Each port built again gets an audit record
-(``request_id`` ``reconciler``).
+whose listing failed repairs nothing. Each repair gets an audit record (``request_id``
+``reconciler``).
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy import Select, bindparam, select
 
 from cloudplane.audit.repairs import RECONCILER, record_repair
+from cloudplane.drivers.capabilities import Capability
 from cloudplane.drivers.errors import DriverError
+from cloudplane.drivers.network_contract import PortInfo
 from cloudplane.kit.batch_walk import walk_in_batches
 from cloudplane.kit.clock import utcnow
 from cloudplane.kit.db import LIVE, unit_of_work
@@ -31,7 +36,9 @@ from cloudplane.kit.logging import get_logger
 from cloudplane.network import repository
 from cloudplane.network.models import Port
 from cloudplane.network.port_building import build_ports_on_backend
+from cloudplane.network.port_service import APPLY_SECURITY_GROUPS, RESOURCE
 from cloudplane.network.schemas import PortStatus
+from cloudplane.operations.service import start_operation
 from cloudplane.runtime import Runtime
 
 log = get_logger(__name__)
@@ -45,31 +52,39 @@ async def reconcile_ports_job(runtime: Runtime) -> None:
 
 
 async def reconcile_ports(runtime: Runtime, *, batch_size: int = 200) -> int:
-    """One full comparison; returns how many ports were built again.
+    """One full comparison; returns how many ports it repaired.
 
     Live rows are walked in batches of ``batch_size`` along the primary key
     (``walk_in_batches``). A port whose building fails is logged and tried again next round.
     """
     reported_at = utcnow()
     try:
-        reported = {port.id for port in await runtime.driver.list_ports()}
+        reported = {port.id: port for port in await runtime.driver.list_ports()}
     except DriverError as exc:
         log.warning("port_reconcile_skipped", reason=str(exc) or exc.code)
         return 0
+    compare_rules = Capability.SECURITY_GROUPS in runtime.driver.capabilities
     lost: list[str] = []
+    drifted: list[str] = []
     async for rows in walk_in_batches(runtime.sessions, _batch_statement(), batch_size=batch_size):
-        lost.extend(
+        settled = [
             port_id
             for port_id, status, updated_at in rows
-            if port_id not in reported and status in _BUILT and updated_at < reported_at
-        )
-    rebuilt = 0
+            if status in _BUILT and updated_at < reported_at
+        ]
+        lost.extend(port_id for port_id in settled if port_id not in reported)
+        if compare_rules:
+            present = [port_id for port_id in settled if port_id in reported]
+            drifted.extend(await _rules_changed(runtime, present, reported))
+    repaired = 0
     for port_id in lost:
         try:
-            rebuilt += await _build_again(runtime, port_id)
+            repaired += await _build_again(runtime, port_id)
         except DriverError as exc:
             log.warning("port_rebuild_failed", port_id=port_id, reason=str(exc) or exc.code)
-    return rebuilt
+    for port_id in drifted:
+        repaired += await _apply_rules_again(runtime, port_id)
+    return repaired
 
 
 @functools.cache
@@ -104,4 +119,44 @@ async def _build_again(runtime: Runtime, port_id: str) -> int:
         await runtime.driver.delete_port(port_id)
         return 0
     log.warning("port_rebuilt", port_id=port_id, network_id=port.network_id)
+    return 1
+
+
+async def _rules_changed(
+    runtime: Runtime, port_ids: list[str], reported: Mapping[str, PortInfo]
+) -> list[str]:
+    """Those of ``port_ids`` whose rules on the backend are not their groups' rules (in any
+    order: the backend need not keep it)."""
+    async with unit_of_work(runtime.sessions) as session:
+        wanted = await repository.rules_of_ports(session, port_ids)
+    return [
+        port_id
+        for port_id in port_ids
+        if set(wanted[port_id]) != set(reported[port_id].security_rules)
+    ]
+
+
+async def _apply_rules_again(runtime: Runtime, port_id: str) -> int:
+    """Start an ``apply_security_groups`` operation for the port; 1 if it is still live."""
+    async with unit_of_work(runtime.sessions, write=True) as session:
+        port = await repository.get_row(session, Port, port_id)
+        if port is None:
+            return 0
+        await start_operation(
+            session,
+            runtime,
+            None,
+            action=APPLY_SECURITY_GROUPS,
+            resource_type=RESOURCE,
+            resource_id=port_id,
+        )
+        record_repair(
+            session,
+            RECONCILER,
+            action="reconcile.reapply_port_rules",
+            resource_type="ports",
+            resource_id=port_id,
+            project_id=port.project_id,
+        )
+    log.warning("port_rules_changed_on_backend", port_id=port_id)
     return 1

@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from tests.api.network.network_factories import create_network, create_port
 from tests.support.api import ApiSession, worker_held
 from tests.support.databases import ALL_ENGINES
@@ -15,6 +16,7 @@ from tests.support.held_calls import HeldCall
 
 from cloudplane.drivers.network_contract import PortInfo
 from cloudplane.network.port_reconciler import reconcile_ports
+from cloudplane.operations.models import Operation
 
 
 async def _backend_ports(api: ApiSession) -> dict[str, PortInfo]:
@@ -99,3 +101,26 @@ async def test_a_port_deleted_while_it_is_built_again_does_not_stay_on_the_backe
 
     assert await round_ == 0
     assert port["id"] not in await _backend_ports(admin)
+
+
+async def test_rules_changed_on_the_backend_by_hand_are_applied_again(admin: ApiSession) -> None:
+    network = await create_network(admin, cidr="10.24.0.0/24")
+    port = await create_port(admin, network["id"])
+    await admin.settle()
+    applied = (await _backend_ports(admin))[port["id"]].security_rules
+    assert applied  # the default group's rules
+    await admin.runtime.driver.apply_security_groups(port["id"], [])
+
+    assert await reconcile_ports(admin.runtime) == 1
+    await admin.settle()
+
+    assert set((await _backend_ports(admin))[port["id"]].security_rules) == set(applied)
+    async with admin.runtime.sessions() as session:
+        actions = await session.scalars(
+            select(Operation.action).where(Operation.resource_id == port["id"])
+        )
+        assert "apply_security_groups" in set(actions)
+    audit = (await admin.get("/audit-events", params={"limit": 1000})).json()["items"]
+    reapplied = [e["resource_id"] for e in audit if e["action"] == "reconcile.reapply_port_rules"]
+    assert reapplied == [port["id"]]
+    assert await reconcile_ports(admin.runtime) == 0

@@ -7,6 +7,8 @@ from tests.openstack_cloud.state import Cloud
 from tests.support.api import ApiSession
 from tests.support.factories import active_server
 
+from cloudplane.network.port_reconciler import reconcile_ports
+
 
 async def test_a_servers_port_and_floating_ip_are_neutrons_with_cloudplanes_addresses(
     admin: ApiSession, cloud: Cloud
@@ -42,3 +44,22 @@ async def test_a_servers_port_and_floating_ip_are_neutrons_with_cloudplanes_addr
     )
     shown = (await admin.get(f"/floating-ips/{floating_ip['id']}")).json()
     assert shown["status"] == "ACTIVE"
+
+
+async def test_a_reconcile_round_finds_neutron_as_cloudplane_left_it_and_rebuilds_a_lost_port(
+    admin: ApiSession, cloud: Cloud
+) -> None:
+    server = await active_server(admin)
+    (address,) = server["addresses"]
+
+    # The server's rules (the default group's, one of them by peer group) read back unchanged.
+    assert await reconcile_ports(admin.runtime) == 0
+
+    name = f"cloudplane-{address['port_id']}"
+    lost = next(port_id for port_id, port in cloud.ports.items() if port["name"] == name)
+    del cloud.ports[lost]
+    assert await reconcile_ports(admin.runtime) == 1
+    (rebuilt,) = [port for port in cloud.ports.values() if port["name"] == name]
+    assert rebuilt["mac_address"] == address["mac"]
+    assert [ip["ip_address"] for ip in rebuilt["fixed_ips"]] == [address["ip"]]
+    assert await reconcile_ports(admin.runtime) == 0

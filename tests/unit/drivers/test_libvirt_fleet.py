@@ -10,6 +10,7 @@ import pytest
 from tests.support.libvirt_hosts import prefix_for, private_test_host
 
 from cloudplane.drivers.base import PowerState, ServerNotFound, ServerSpec
+from cloudplane.drivers.capabilities import Capability
 from cloudplane.drivers.errors import DriverError
 from cloudplane.drivers.host_inventory import HostReport
 from cloudplane.drivers.libvirt.driver import LibvirtDriver
@@ -34,6 +35,19 @@ def test_placement_picks_the_answering_host_with_the_most_free_memory_that_fits(
     assert pick_host(reports, 3000) == 2
     assert pick_host(reports, 3001) is None
     assert pick_host([report("a", 2000), report("b", 2000)], 512) == 0  # ties: the first
+
+
+def test_security_groups_are_offered_by_one_real_host_and_not_by_several(tmp_path: Path) -> None:
+    def real_host(name: str) -> LibvirtDriver:
+        # Not opened: what a driver offers follows from its URI alone.
+        return LibvirtDriver(LibvirtOptions(uri="qemu:///system", state_dir=tmp_path / name))
+
+    alone = LibvirtFleet([real_host("a")])
+    several = LibvirtFleet([real_host("a"), real_host("b")])
+
+    assert Capability.SECURITY_GROUPS in alone.capabilities
+    assert Capability.SECURITY_GROUPS not in several.capabilities
+    assert several.capabilities == alone.capabilities - {Capability.SECURITY_GROUPS}
 
 
 @pytest.fixture

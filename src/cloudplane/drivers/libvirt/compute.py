@@ -23,7 +23,6 @@ from cloudplane.drivers.libvirt.connection import is_missing, is_not_running
 from cloudplane.drivers.libvirt.domain_xml import (
     DiskDevice,
     DomainDefinition,
-    NetworkInterface,
     vnc_port,
 )
 from cloudplane.drivers.libvirt.parts import LibvirtParts, host_path
@@ -149,10 +148,7 @@ class LibvirtCompute(LibvirtParts):
                 if not device.boot:
                     path = self._volume_path_blocking(connection, device.volume_id)
                     disks.append(DiskDevice(path=path, target=device.device))
-            interfaces = tuple(
-                NetworkInterface(network=self._plug_blocking(connection, nic), mac=nic.mac)
-                for nic in spec.interfaces
-            )
+            interfaces = tuple(self._plug_blocking(connection, nic) for nic in spec.interfaces)
             definition = DomainDefinition(
                 name=self._options.domain_name(spec.id),
                 title=spec.name,

@@ -37,16 +37,20 @@ class DiskDevice:
 
 @dataclass(frozen=True, slots=True)
 class NetworkInterface:
-    """A virtio NIC on the libvirt network ``network`` with a fixed ``mac``."""
+    """A virtio NIC on the libvirt network ``network`` with a fixed ``mac``, its traffic
+    filtered by the nwfilter ``port_filter`` when there is one."""
 
     network: str
     mac: str
+    port_filter: str | None = None
 
     def element(self) -> ET.Element:
         interface = ET.Element("interface", type="network")
         ET.SubElement(interface, "mac", address=self.mac)
         ET.SubElement(interface, "source", network=self.network)
         ET.SubElement(interface, "model", type="virtio")
+        if self.port_filter is not None:
+            ET.SubElement(interface, "filterref", filter=self.port_filter)
         return interface
 
 

@@ -28,14 +28,17 @@ from cloudplane.drivers.libvirt.storage import LibvirtStorage
 _ALWAYS = frozenset(
     {Capability.PAUSE, Capability.SOFT_REBOOT, Capability.CONSOLE, Capability.SNAPSHOTS}
 )
-# libvirt's test hypervisor cannot hot-plug or resize, and writes no files.
-_REAL_HYPERVISOR = frozenset({Capability.HOT_ATTACH, Capability.VOLUME_EXTEND_ONLINE})
+# libvirt's test hypervisor cannot hot-plug or resize, writes no files, and has no network
+# filters.
+_REAL_HYPERVISOR = frozenset(
+    {Capability.HOT_ATTACH, Capability.VOLUME_EXTEND_ONLINE, Capability.SECURITY_GROUPS}
+)
 
 
 class LibvirtDriver(LibvirtCompute, LibvirtStorage, LibvirtNetwork, Driver):
     """Servers, volumes and networks on the libvirt host ``options.uri``.
 
-    Floating IPs and security groups are not offered (see ``network``). Copying volume data
+    Floating IPs are not offered (see ``network``). Copying volume data
     (``VOLUME_DATA``) runs ``qemu-img`` here, so it is offered only for a local host.
     """
 

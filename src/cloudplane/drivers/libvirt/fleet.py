@@ -66,7 +66,12 @@ class LibvirtFleet(Driver):
             raise ValueError("a fleet needs at least one host")
         self._members = list(members)
         self._primary = self._members[0]
-        self._capabilities = frozenset.intersection(*(m.capabilities for m in self._members))
+        capabilities = frozenset.intersection(*(m.capabilities for m in self._members))
+        if len(self._members) > 1:
+            # A port's filter lives on the primary host, but a guest on another host would need
+            # it on its own: unfiltered traffic must not pass for filtered.
+            capabilities -= {Capability.SECURITY_GROUPS}
+        self._capabilities = capabilities
         # Which servers each host held when it last answered, for when it does not.
         self._last_seen: list[dict[str, ServerInfo]] = [{} for _ in self._members]
 

@@ -1,10 +1,14 @@
-"""Networks on libvirt: cloudplane networks as libvirt networks, ports as static DHCP hosts.
+"""Networks on libvirt: cloudplane networks as libvirt networks, ports as static DHCP hosts,
+security groups as network filters.
 
 A network is ``<prefix>net-<id>``: isolated (no forwarding) unless the driver is set to NAT, with
 its gateway address on the bridge and DHCP over its allocation pools. A port is a static DHCP
 host entry (its MAC gets its fixed IP) named ``port-<id>``; a server's interface joins the port's
-network with the port's MAC. Floating IPs and security groups are not implemented on this
-backend: the capabilities are off, so the API answers 501 before calling these.
+network with the port's MAC. A port's security rules are the nwfilter ``<prefix>port-<id>``
+(``filter_xml``), which the interface refers to; redefining it changes the host's firewall rules
+of running guests at once. libvirt's test hypervisor has no network filters, so there the
+``security_groups`` capability is off. Floating IPs are not implemented on this backend: the
+capability is off, so the API answers 501 before calling these.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ import libvirt
 
 from cloudplane.drivers.capabilities import Capability
 from cloudplane.drivers.errors import DriverError, ResourceNotFound, Unsupported
-from cloudplane.drivers.libvirt.connection import is_missing
+from cloudplane.drivers.libvirt.connection import error_code, is_missing
+from cloudplane.drivers.libvirt.domain_xml import NetworkInterface
+from cloudplane.drivers.libvirt.filter_xml import port_filter_xml, rules_of_filter
 from cloudplane.drivers.libvirt.network_xml import (
     DhcpHost,
     NetworkDefinition,
@@ -76,7 +82,16 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         return []
 
     async def apply_security_groups(self, port_id: str, rules: Sequence[SecurityRuleSpec]) -> None:
-        raise Unsupported(Capability.SECURITY_GROUPS)
+        if not self._filters_ports:
+            raise Unsupported(Capability.SECURITY_GROUPS)
+        await self._host.call(
+            f"applying the rules of port {port_id}", self._apply_rules_blocking, port_id, rules
+        )
+
+    @property
+    def _filters_ports(self) -> bool:
+        """Whether ports get network filters (not on the test hypervisor, which has none)."""
+        return not self._host.is_test_driver
 
     # --- blocking halves -----------------------------------------------------------------------
 
@@ -108,9 +123,14 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         network = self._find_network(connection, network_id)
         if network is None:
             return
+        ports = [host.port_id for host in dhcp_hosts(self._config_xml(network))]
         if network.isActive():
             network.destroy()
         network.undefine()
+        for port_id in ports:
+            port_filter = self._find_filter(connection, port_id)
+            if port_filter is not None:
+                port_filter.undefine()
 
     def _list_networks_blocking(self, connection: libvirt.virConnect) -> list[NetworkInfo]:
         found = []
@@ -123,7 +143,9 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
     def _create_port_blocking(self, connection: libvirt.virConnect, spec: PortSpec) -> PortInfo:
         existing = self._find_port(connection, spec.id)
         if existing is not None:
-            return _port_info(*existing)
+            if self._filters_ports and self._find_filter(connection, spec.id) is None:
+                self._define_filter(connection, spec.id, spec.security_rules)
+            return _port_info(*existing, rules=self._rules_blocking(connection, spec.id))
         network = self._find_network(connection, spec.network_id)
         if network is None:
             raise ResourceNotFound("network", spec.network_id)
@@ -133,19 +155,29 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
                 code="not_supported",
             )
         host = DhcpHost(port_id=spec.id, mac=spec.mac, ip=spec.fixed_ips[0])
+        # The filter first: a port is listed once its DHCP host exists, and then it is whole.
+        if self._filters_ports:
+            self._define_filter(connection, spec.id, spec.security_rules)
         flags = libvirt.VIR_NETWORK_UPDATE_AFFECT_CONFIG
         if network.isActive():
             flags |= libvirt.VIR_NETWORK_UPDATE_AFFECT_LIVE
         network.update(
             libvirt.VIR_NETWORK_UPDATE_COMMAND_ADD_LAST, _HOST_SECTION, -1, host.xml(), flags
         )
-        return _port_info(spec.network_id, host)
+        return _port_info(spec.network_id, host, rules=spec.security_rules)
 
     def _delete_port_blocking(self, connection: libvirt.virConnect, port_id: str) -> None:
         found = self._find_port(connection, port_id)
-        if found is None:
-            return
-        network_id, host = found
+        if found is not None:
+            self._delete_dhcp_host(connection, *found)
+        # Also when the port is gone: a create that stopped after its filter leaves only that.
+        port_filter = self._find_filter(connection, port_id)
+        if port_filter is not None:
+            port_filter.undefine()
+
+    def _delete_dhcp_host(
+        self, connection: libvirt.virConnect, network_id: str, host: DhcpHost
+    ) -> None:
         network = self._find_network(connection, network_id)
         if network is None:
             return
@@ -157,9 +189,23 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         )
 
     def _list_ports_blocking(self, connection: libvirt.virConnect) -> list[PortInfo]:
-        return [_port_info(network_id, host) for network_id, host in self._all_ports(connection)]
+        rules = self._all_rules(connection)
+        return [
+            _port_info(network_id, host, rules=rules.get(host.port_id, ()))
+            for network_id, host in self._all_ports(connection)
+        ]
 
-    def _plug_blocking(self, connection: libvirt.virConnect, interface: InterfaceSpec) -> str:
+    def _apply_rules_blocking(
+        self, connection: libvirt.virConnect, port_id: str, rules: Sequence[SecurityRuleSpec]
+    ) -> None:
+        if self._find_port(connection, port_id) is None:
+            raise ResourceNotFound("port", port_id)
+        # libvirt applies a redefined filter to the interfaces using it at once.
+        self._define_filter(connection, port_id, rules)
+
+    def _plug_blocking(
+        self, connection: libvirt.virConnect, interface: InterfaceSpec
+    ) -> NetworkInterface:
         self._create_port_blocking(
             connection,
             PortSpec(
@@ -169,7 +215,38 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
                 fixed_ips=interface.fixed_ips,
             ),
         )
-        return self._options.network_name(interface.network_id)
+        return NetworkInterface(
+            network=self._options.network_name(interface.network_id),
+            mac=interface.mac,
+            port_filter=(
+                self._options.port_filter_name(interface.port_id) if self._filters_ports else None
+            ),
+        )
+
+    def _define_filter(
+        self, connection: libvirt.virConnect, port_id: str, rules: Sequence[SecurityRuleSpec]
+    ) -> None:
+        name = self._options.port_filter_name(port_id)
+        existing = self._find_filter(connection, port_id)
+        # Redefining under the same name needs the same UUID, or libvirt refuses.
+        uuid = existing.UUIDString() if existing is not None else None
+        connection.nwfilterDefineXML(port_filter_xml(name, rules, uuid=uuid))
+
+    def _rules_blocking(
+        self, connection: libvirt.virConnect, port_id: str
+    ) -> tuple[SecurityRuleSpec, ...]:
+        port_filter = self._find_filter(connection, port_id)
+        return rules_of_filter(port_filter.XMLDesc(0)) if port_filter is not None else ()
+
+    def _all_rules(self, connection: libvirt.virConnect) -> dict[str, tuple[SecurityRuleSpec, ...]]:
+        if not self._filters_ports:
+            return {}
+        rules = {}
+        for port_filter in connection.listAllNWFilters(0):
+            port_id = self._options.port_id_of_filter(port_filter.name())
+            if port_id is not None:
+                rules[port_id] = rules_of_filter(port_filter.XMLDesc(0))
+        return rules
 
     # --- lookups -------------------------------------------------------------------------------
 
@@ -180,6 +257,18 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
             return connection.networkLookupByName(self._options.network_name(network_id))
         except libvirt.libvirtError as exc:
             if is_missing(exc):
+                return None
+            raise
+
+    def _find_filter(
+        self, connection: libvirt.virConnect, port_id: str
+    ) -> libvirt.virNWFilter | None:
+        if not self._filters_ports:
+            return None
+        try:
+            return connection.nwfilterLookupByName(self._options.port_filter_name(port_id))
+        except libvirt.libvirtError as exc:
+            if error_code(exc) == libvirt.VIR_ERR_NO_NWFILTER:
                 return None
             raise
 
@@ -212,11 +301,14 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         return NetworkInfo(id=network_id, cidr=cidr, backend_id=network.UUIDString())
 
 
-def _port_info(network_id: str, host: DhcpHost) -> PortInfo:
+def _port_info(
+    network_id: str, host: DhcpHost, *, rules: Sequence[SecurityRuleSpec] = ()
+) -> PortInfo:
     return PortInfo(
         id=host.port_id,
         network_id=network_id,
         mac=host.mac,
         fixed_ips=(host.ip,),
+        security_rules=tuple(rules),
         backend_id=f"dhcp-host:{host.mac}",
     )

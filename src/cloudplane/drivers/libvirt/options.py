@@ -16,9 +16,10 @@ REMOTE_CONSOLES_DIR = Path("/var/log/libvirt/qemu")
 class LibvirtOptions:
     """Settings of one libvirt driver.
 
-    Every domain, volume, pool and network the driver makes is named ``name_prefix`` + what it
-    is, and the driver lists only objects with that prefix, so two cloudplanes (or a test run
-    and a real install) can share a host without seeing each other's objects.
+    Every domain, volume, pool, network and port filter the driver makes is named
+    ``name_prefix`` + what it is, and the driver lists only objects with that prefix, so two
+    cloudplanes (or a test run and a real install) can share a host without seeing each other's
+    objects.
     ``state_dir`` holds the server disks pool, serial console logs and the volume records.
     """
 
@@ -92,3 +93,10 @@ class LibvirtOptions:
     def network_id_of(self, network_name: str) -> str | None:
         head = f"{self.name_prefix}net-"
         return network_name[len(head) :] if network_name.startswith(head) else None
+
+    def port_filter_name(self, port_id: str) -> str:
+        return f"{self.name_prefix}port-{port_id}"
+
+    def port_id_of_filter(self, filter_name: str) -> str | None:
+        head = f"{self.name_prefix}port-"
+        return filter_name[len(head) :] if filter_name.startswith(head) else None

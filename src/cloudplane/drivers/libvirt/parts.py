@@ -8,6 +8,7 @@ import os
 import libvirt
 
 from cloudplane.drivers.libvirt.connection import HostConnection
+from cloudplane.drivers.libvirt.domain_xml import NetworkInterface
 from cloudplane.drivers.libvirt.options import LibvirtOptions
 from cloudplane.drivers.network_contract import InterfaceSpec
 
@@ -36,8 +37,10 @@ class LibvirtParts(abc.ABC):
         """The file of volume ``volume_id``; ``ResourceNotFound("volume", …)`` when unknown."""
 
     @abc.abstractmethod
-    def _plug_blocking(self, connection: libvirt.virConnect, interface: InterfaceSpec) -> str:
-        """Make sure the interface's port exists; return the libvirt network it is on."""
+    def _plug_blocking(
+        self, connection: libvirt.virConnect, interface: InterfaceSpec
+    ) -> NetworkInterface:
+        """Make sure the interface's port exists; return the domain's NIC for it."""
 
     @abc.abstractmethod
     def _domain(self, connection: libvirt.virConnect, server_id: str) -> libvirt.virDomain:

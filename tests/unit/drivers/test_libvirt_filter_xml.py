@@ -1,0 +1,139 @@
+"""Security rules as a libvirt network filter: what the filter admits, and reading it back."""
+
+from __future__ import annotations
+
+import uuid
+import xml.etree.ElementTree as ET
+from typing import NamedTuple
+
+from cloudplane.drivers.libvirt.filter_xml import COMMENT_LIMIT, port_filter_xml, rules_of_filter
+from cloudplane.drivers.network_contract import (
+    Ethertype,
+    RuleDirection,
+    RuleProtocol,
+    SecurityRuleSpec,
+)
+
+
+def _rule(**fields: object) -> SecurityRuleSpec:
+    defaults: dict[str, object] = {
+        "id": str(uuid.uuid4()),
+        "direction": RuleDirection.INGRESS,
+        "protocol": RuleProtocol.TCP,
+        "ethertype": Ethertype.IPV4,
+    }
+    return SecurityRuleSpec(**{**defaults, **fields})  # type: ignore[arg-type]
+
+
+class Match(NamedTuple):
+    action: str
+    direction: str
+    priority: str
+    element: str
+    attributes: dict[str, str]
+
+
+def _matches(filter_xml: str) -> list[Match]:
+    """Each rule of the filter, in order."""
+    return [
+        Match(
+            rule.get("action", ""),
+            rule.get("direction", ""),
+            rule.get("priority", ""),
+            m.tag,
+            m.attrib,
+        )
+        for rule in ET.fromstring(filter_xml).iterfind("rule")
+        for m in rule
+    ]
+
+
+def _accepting(filter_xml: str) -> list[Match]:
+    """The rules made from security rules (neither the fixed first ones nor the drops)."""
+    return [m for m in _matches(filter_xml) if m.priority == "0"]
+
+
+def test_ingress_admits_the_peer_as_source_and_egress_as_destination_to_a_port_range() -> None:
+    ssh = _rule(port_min=22, port_max=22, remote_cidr="192.0.2.0/24")
+    dns = _rule(
+        direction=RuleDirection.EGRESS,
+        protocol=RuleProtocol.UDP,
+        ethertype=Ethertype.IPV6,
+        port_min=53,
+        port_max=53,
+        remote_cidr="2001:db8::/32",
+    )
+
+    ssh_match, dns_match = _accepting(port_filter_xml("f", [ssh, dns]))
+
+    assert (ssh_match.action, ssh_match.direction, ssh_match.element) == ("accept", "in", "tcp")
+    assert (dns_match.action, dns_match.direction, dns_match.element) == (
+        "accept",
+        "out",
+        "udp-ipv6",
+    )
+    ssh_attributes, dns_attributes = ssh_match.attributes, dns_match.attributes
+    assert (ssh_attributes["srcipaddr"], ssh_attributes["srcipmask"]) == ("192.0.2.0", "24")
+    assert (ssh_attributes["dstportstart"], ssh_attributes["dstportend"]) == ("22", "22")
+    assert (dns_attributes["dstipaddr"], dns_attributes["dstipmask"]) == ("2001:db8::", "32")
+    assert "srcipaddr" not in dns_attributes
+
+
+def test_dhcp_and_neighbour_discovery_come_first_and_everything_else_is_dropped_last() -> None:
+    matches = _matches(port_filter_xml("f", [_rule(protocol=RuleProtocol.ANY)]))
+
+    first = [m for m in matches if m.priority == "-500"]
+    assert matches[: len(first)] == first
+    assert {(m.action, m.direction, m.element) for m in first} == {
+        ("accept", "out", "udp"),
+        ("accept", "in", "udp"),
+        ("accept", "inout", "icmpv6"),
+    }
+    discovery = sorted(m.attributes["type"] for m in first if m.element == "icmpv6")
+    assert discovery == ["133", "134", "135", "136"]
+    assert [(m.action, m.direction, m.priority, m.element) for m in matches[-2:]] == [
+        ("drop", "inout", "1000", "all"),
+        ("drop", "inout", "1000", "all-ipv6"),
+    ]
+
+
+def test_a_peer_given_as_a_group_matches_only_the_unspecified_address() -> None:
+    by_group = _rule(remote_group_id=str(uuid.uuid4()))
+
+    (accepting,) = _accepting(port_filter_xml("f", [by_group]))
+
+    assert (accepting.attributes["srcipaddr"], accepting.attributes["srcipmask"]) == (
+        "0.0.0.0",
+        "32",
+    )
+
+
+def test_the_rules_read_back_are_exactly_those_written_even_the_longest() -> None:
+    rules = [
+        _rule(port_min=80, port_max=443, remote_cidr="0.0.0.0/0"),
+        _rule(direction=RuleDirection.EGRESS, protocol=RuleProtocol.ANY),
+        _rule(protocol=RuleProtocol.ICMP, ethertype=Ethertype.IPV6, remote_group_id="g" * 36),
+        _rule(
+            protocol=RuleProtocol.UDP,
+            ethertype=Ethertype.IPV6,
+            port_min=65535,
+            port_max=65535,
+            remote_cidr="ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128",
+            remote_group_id=str(uuid.uuid4()),
+        ),
+    ]
+
+    written = port_filter_xml("f", rules, uuid="6a30c7d5-1d88-4964-986f-db72d7ec6964")
+
+    assert rules_of_filter(written) == tuple(rules)
+    assert ET.fromstring(written).findtext("uuid") == "6a30c7d5-1d88-4964-986f-db72d7ec6964"
+    longest = max(len(m.attributes["comment"]) for m in _accepting(written))
+    assert longest <= COMMENT_LIMIT
+
+
+def test_a_filter_without_rules_reads_back_empty_and_admits_only_dhcp_and_discovery() -> None:
+    written = port_filter_xml("f", [])
+
+    assert rules_of_filter(written) == ()
+    assert _accepting(written) == []
+    assert {m.action for m in _matches(written) if m.priority != "-500"} == {"drop"}
