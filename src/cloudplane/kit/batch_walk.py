@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from typing import TypeVarTuple
 
-from sqlalchemy import Row, Select
+from sqlalchemy import Row, Select, Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cloudplane.kit.db import unit_of_work
+from cloudplane.kit.db import LIVE, unit_of_work
 
 Columns = TypeVarTuple("Columns")
 
@@ -35,3 +37,16 @@ async def walk_in_batches(
             return
         after = rows[-1][0]
         await asyncio.sleep(0)
+
+
+@functools.cache
+def live_statuses(table: Table) -> Select[str, str, datetime]:
+    """The ``batch`` that walks ``table``'s live rows as ``(id, status, updated_at)``: what a
+    reconciler compares with a backend's listing."""
+    columns = table.c
+    return (
+        select(columns.id, columns.status, columns.updated_at)
+        .where(columns.id > bindparam("after"), columns.deleted_key == LIVE)
+        .order_by(columns.id)
+        .limit(bindparam("batch_size"))
+    )

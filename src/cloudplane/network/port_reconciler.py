@@ -19,19 +19,15 @@ whose listing failed repairs nothing. Each repair gets an audit record (``reques
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
-from datetime import datetime
-
-from sqlalchemy import Select, bindparam, select
 
 from cloudplane.audit.repairs import RECONCILER, record_repair
 from cloudplane.drivers.capabilities import Capability
 from cloudplane.drivers.errors import DriverError
 from cloudplane.drivers.network_contract import PortInfo
-from cloudplane.kit.batch_walk import walk_in_batches
+from cloudplane.kit.batch_walk import live_statuses, walk_in_batches
 from cloudplane.kit.clock import utcnow
-from cloudplane.kit.db import LIVE, unit_of_work
+from cloudplane.kit.db import unit_of_work
 from cloudplane.kit.logging import get_logger
 from cloudplane.network import repository
 from cloudplane.network.models import Port
@@ -66,7 +62,10 @@ async def reconcile_ports(runtime: Runtime, *, batch_size: int = 200) -> int:
     compare_rules = Capability.SECURITY_GROUPS in runtime.driver.capabilities
     lost: list[str] = []
     drifted: list[str] = []
-    async for rows in walk_in_batches(runtime.sessions, _batch_statement(), batch_size=batch_size):
+    batches = walk_in_batches(
+        runtime.sessions, live_statuses(Port.__table__), batch_size=batch_size
+    )
+    async for rows in batches:
         settled = [
             port_id
             for port_id, status, updated_at in rows
@@ -85,17 +84,6 @@ async def reconcile_ports(runtime: Runtime, *, batch_size: int = 200) -> int:
     for port_id in drifted:
         repaired += await _apply_rules_again(runtime, port_id)
     return repaired
-
-
-@functools.cache
-def _batch_statement() -> Select[str, str, datetime]:
-    ports = Port.__table__.c
-    return (
-        select(ports.id, ports.status, ports.updated_at)
-        .where(ports.id > bindparam("after"), ports.deleted_key == LIVE)
-        .order_by(ports.id)
-        .limit(bindparam("batch_size"))
-    )
 
 
 async def _build_again(runtime: Runtime, port_id: str) -> int:

@@ -11,15 +11,12 @@ nothing. Such a volume can then only be deleted.
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 
-from sqlalchemy import Select, bindparam, select
-
 from cloudplane.drivers.errors import DriverError
-from cloudplane.kit.batch_walk import walk_in_batches
+from cloudplane.kit.batch_walk import live_statuses, walk_in_batches
 from cloudplane.kit.clock import utcnow
-from cloudplane.kit.db import LIVE, unit_of_work
+from cloudplane.kit.db import unit_of_work
 from cloudplane.kit.logging import get_logger
 from cloudplane.runtime import Runtime
 from cloudplane.storage import repository
@@ -51,7 +48,9 @@ async def reconcile_volumes(runtime: Runtime, *, batch_size: int = 100) -> int:
         log.warning("volume_reconcile_skipped", reason=str(exc) or exc.code)
         return 0
     repaired = 0
-    batches = walk_in_batches(runtime.sessions, _batch_statement(), batch_size=batch_size)
+    batches = walk_in_batches(
+        runtime.sessions, live_statuses(Volume.__table__), batch_size=batch_size
+    )
     async for rows in batches:
         for volume_id, status, updated_at in rows:
             if volume_id in reported or status != AVAILABLE or updated_at >= reported_at:
@@ -59,17 +58,6 @@ async def reconcile_volumes(runtime: Runtime, *, batch_size: int = 100) -> int:
             if await _mark_vanished(runtime, volume_id, updated_at):
                 repaired += 1
     return repaired
-
-
-@functools.cache
-def _batch_statement() -> Select[str, str, datetime]:
-    volumes = Volume.__table__.c
-    return (
-        select(volumes.id, volumes.status, volumes.updated_at)
-        .where(volumes.id > bindparam("after"), volumes.deleted_key == LIVE)
-        .order_by(volumes.id)
-        .limit(bindparam("batch_size"))
-    )
 
 
 async def _mark_vanished(runtime: Runtime, volume_id: str, updated_at: datetime) -> bool:
