@@ -123,14 +123,15 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         network = self._find_network(connection, network_id)
         if network is None:
             return
-        ports = [host.port_id for host in dhcp_hosts(self._config_xml(network))]
+        # The ports' filters first: one a guest still uses cannot go, and then the call fails
+        # with the network still there to be deleted again.
+        for host in dhcp_hosts(self._config_xml(network)):
+            port_filter = self._find_filter(connection, host.port_id)
+            if port_filter is not None:
+                port_filter.undefine()
         if network.isActive():
             network.destroy()
         network.undefine()
-        for port_id in ports:
-            port_filter = self._find_filter(connection, port_id)
-            if port_filter is not None:
-                port_filter.undefine()
 
     def _list_networks_blocking(self, connection: libvirt.virConnect) -> list[NetworkInfo]:
         found = []
