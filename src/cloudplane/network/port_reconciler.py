@@ -8,7 +8,8 @@ is created again as it was (same MAC, fixed IPs and rules), its network first: b
 idempotent by id. A guest gets its link back when its interface is plugged again, at its next
 start or hard reboot. Likewise, where the backend applies security groups, a port whose rules
 there are not the rules of its groups (a firewall edited by hand) gets an
-``apply_security_groups`` operation, which pushes the rules as they are when it runs.
+``apply_security_groups`` operation, which pushes the rules as they are when it runs (a rule
+changed during the round may so be pushed twice, which changes nothing).
 
 Only built ports (``ACTIVE`` or ``DOWN``) last changed before the backend's report are compared:
 a port still being built is its operation's business. A port deleted while it was being built

@@ -49,6 +49,18 @@ def is_missing(exc: libvirt.libvirtError) -> bool:
     return missing
 
 
+def start_unless_running(thing: libvirt.virStoragePool | libvirt.virNetwork) -> None:
+    """Start a pool or network that is not running. Several threads may find one stopped at
+    once: the ones that lose the race find it started, which is what they wanted."""
+    if thing.isActive():
+        return
+    try:
+        thing.create()
+    except libvirt.libvirtError:
+        if not thing.isActive():
+            raise
+
+
 def is_not_running(exc: libvirt.libvirtError) -> bool:
     """True when the call failed only because the domain is (already) shut off."""
     invalid: bool = error_code(exc) == libvirt.VIR_ERR_OPERATION_INVALID

@@ -13,13 +13,15 @@ capability is off, so the API answers 501 before calling these.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import libvirt
 
 from cloudplane.drivers.capabilities import Capability
 from cloudplane.drivers.errors import DriverError, ResourceNotFound, Unsupported
-from cloudplane.drivers.libvirt.connection import error_code, is_missing
+from cloudplane.drivers.libvirt.connection import error_code, is_missing, start_unless_running
 from cloudplane.drivers.libvirt.domain_xml import NetworkInterface
 from cloudplane.drivers.libvirt.filter_xml import port_filter_xml, rules_of_filter
 from cloudplane.drivers.libvirt.network_xml import (
@@ -44,19 +46,22 @@ from cloudplane.drivers.network_contract import (
 
 _HOST_SECTION = libvirt.VIR_NETWORK_SECTION_IP_DHCP_HOST
 
+_T = TypeVar("_T")
+
 
 class LibvirtNetwork(LibvirtParts, NetworkDriver):
     """The ``NetworkDriver`` half of ``LibvirtDriver``."""
 
     _nat: bool = False
+    _network_changes: asyncio.Lock | None = None
 
     async def create_network(self, spec: NetworkSpec) -> NetworkInfo:
-        return await self._host.call(
+        return await self._changing(
             f"creating network {spec.id}", self._create_network_blocking, spec
         )
 
     async def delete_network(self, network_id: str) -> None:
-        await self._host.call(
+        await self._changing(
             f"deleting network {network_id}", self._delete_network_blocking, network_id
         )
 
@@ -64,10 +69,10 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         return await self._host.call("listing networks", self._list_networks_blocking)
 
     async def create_port(self, spec: PortSpec) -> PortInfo:
-        return await self._host.call(f"creating port {spec.id}", self._create_port_blocking, spec)
+        return await self._changing(f"creating port {spec.id}", self._create_port_blocking, spec)
 
     async def delete_port(self, port_id: str) -> None:
-        await self._host.call(f"deleting port {port_id}", self._delete_port_blocking, port_id)
+        await self._changing(f"deleting port {port_id}", self._delete_port_blocking, port_id)
 
     async def list_ports(self) -> list[PortInfo]:
         return await self._host.call("listing ports", self._list_ports_blocking)
@@ -84,7 +89,7 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
     async def apply_security_groups(self, port_id: str, rules: Sequence[SecurityRuleSpec]) -> None:
         if not self._filters_ports:
             raise Unsupported(Capability.SECURITY_GROUPS)
-        await self._host.call(
+        await self._changing(
             f"applying the rules of port {port_id}", self._apply_rules_blocking, port_id, rules
         )
 
@@ -92,6 +97,18 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
     def _filters_ports(self) -> bool:
         """Whether ports get network filters (not on the test hypervisor, which has none)."""
         return not self._host.is_test_driver
+
+    async def _changing(self, doing: str, function: Callable[..., _T], *args: Any) -> _T:
+        """``self._host.call``, one change to networks, ports and filters at a time.
+
+        Their steps (look up, define, start; find a DHCP host, add it) race with themselves:
+        two operations building one port, or two ports' operations creating their network at
+        its first use, would both find it missing and the second define would fail.
+        """
+        if self._network_changes is None:
+            self._network_changes = asyncio.Lock()
+        async with self._network_changes:
+            return await self._host.call(doing, function, *args)
 
     # --- blocking halves -----------------------------------------------------------------------
 
@@ -115,8 +132,8 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
             except libvirt.libvirtError:
                 network.undefine()
                 raise
-        elif not network.isActive():
-            network.create()
+        else:
+            start_unless_running(network)
         return self._network_info(spec.id, network)
 
     def _delete_network_blocking(self, connection: libvirt.virConnect, network_id: str) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import libvirt
 
-from cloudplane.drivers.libvirt.connection import is_missing
+from cloudplane.drivers.libvirt.connection import is_missing, start_unless_running
 from cloudplane.drivers.libvirt.volume_xml import DirPoolDefinition, pool_target_path
 
 
@@ -19,11 +19,25 @@ def ensure_dir_pool(
     except libvirt.libvirtError as exc:
         if not is_missing(exc):
             raise
+        pool = _define_dir_pool(connection, name, path)
+    start_unless_running(pool)
+    return pool
+
+
+def _define_dir_pool(
+    connection: libvirt.virConnect, name: str, path: Path
+) -> libvirt.virStoragePool:
+    try:
         pool = connection.storagePoolDefineXML(DirPoolDefinition(name, str(path)).xml(), 0)
-        pool.build(0)
-        pool.setAutostart(1)
-    if not pool.isActive():
-        pool.create(0)
+    except libvirt.libvirtError:
+        # Another thread may have defined it first: then its pool is this one.
+        try:
+            return connection.storagePoolLookupByName(name)
+        except libvirt.libvirtError:
+            pass
+        raise
+    pool.build(0)
+    pool.setAutostart(1)
     return pool
 
 
@@ -32,8 +46,7 @@ def pool_over(connection: libvirt.virConnect, path: Path) -> libvirt.virStorageP
     wanted = str(path).rstrip("/") or "/"
     for pool in connection.listAllStoragePools(0):
         if pool_target_path(pool.XMLDesc(0)) == wanted:
-            if not pool.isActive():
-                pool.create(0)
+            start_unless_running(pool)
             return pool
     return None
 

@@ -20,7 +20,7 @@ from cloudplane.drivers.capabilities import Capability
 from cloudplane.drivers.errors import DriverError, ResourceNotFound, ServerNotFound, Unsupported
 from cloudplane.drivers.libvirt import volume_data
 from cloudplane.drivers.libvirt.attachments import Paused, disks_of_servers
-from cloudplane.drivers.libvirt.connection import is_missing
+from cloudplane.drivers.libvirt.connection import is_missing, start_unless_running
 from cloudplane.drivers.libvirt.domain_xml import attached_disks, disk_alias, disk_element
 from cloudplane.drivers.libvirt.parts import LibvirtParts, host_path
 from cloudplane.drivers.libvirt.pools import ensure_dir_pool, find_volume_anywhere, pool_over
@@ -342,7 +342,7 @@ class LibvirtStorage(LibvirtParts, StorageDriver):
                 code="unavailable",
             )
         try:
-            pool.create(0)
+            start_unless_running(pool)
         except libvirt.libvirtError as exc:
             raise DriverError(
                 f"storage pool {name} is stopped and cannot be started: {exc}",
