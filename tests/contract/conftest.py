@@ -105,6 +105,14 @@ def _remove_from_real_host(prefix: str) -> None:
         connection.close()
 
 
+def remove_what_it_left(name: str, scratch_dir: Path) -> None:
+    """Remove what a test of backend entry ``name`` made in ``scratch_dir`` on its host, so the
+    next test finds the host as it was (a real network's subnet free again, say)."""
+    cleanup = _CLEANUPS.get(name)
+    if cleanup is not None:
+        cleanup(scratch_dir)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "driver" in metafunc.fixturenames:
         suite = metafunc.module.__name__.rsplit(".", 1)[-1]
@@ -138,9 +146,7 @@ async def driver(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         yield compute_driver
     finally:
         await compute_driver.close()
-        cleanup = _CLEANUPS.get(request.param)
-        if cleanup is not None:
-            cleanup(tmp_path)
+        remove_what_it_left(request.param, tmp_path)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -24,7 +24,7 @@ from cloudplane.drivers.network_contract import (
     RuleProtocol,
     SecurityRuleSpec,
 )
-from tests.contract.conftest import DRIVER_FACTORIES
+from tests.contract.conftest import DRIVER_FACTORIES, remove_what_it_left
 
 
 @pytest.fixture
@@ -300,3 +300,4 @@ async def test_network_state_survives_a_new_driver_over_the_same_directory(
         assert port.network_id in {n.id for n in await second.list_networks()}
     finally:
         await second.close()
+        remove_what_it_left(name, tmp_path)
