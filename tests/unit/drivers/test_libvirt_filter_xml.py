@@ -79,22 +79,28 @@ def test_ingress_admits_the_peer_as_source_and_egress_as_destination_to_a_port_r
     assert "srcipaddr" not in dns_attributes
 
 
-def test_dhcp_and_neighbour_discovery_come_first_and_everything_else_is_dropped_last() -> None:
+def test_what_the_address_needs_comes_first_and_all_else_is_dropped_last() -> None:
     matches = _matches(port_filter_xml("f", [_rule(protocol=RuleProtocol.ANY)]))
 
     first = [m for m in matches if m.priority == "-500"]
     assert matches[: len(first)] == first
-    assert {(m.action, m.direction, m.element) for m in first} == {
-        ("accept", "out", "udp"),
-        ("accept", "in", "udp"),
-        ("accept", "inout", "icmpv6"),
-    }
-    discovery = sorted(m.attributes["type"] for m in first if m.element == "icmpv6")
-    assert discovery == ["133", "134", "135", "136"]
+    dhcp = {(m.action, m.direction, m.element, m.attributes["srcportstart"]) for m in first}
+    assert dhcp == {("accept", "out", "udp", "68"), ("accept", "in", "udp", "67")}
     assert [(m.action, m.direction, m.priority, m.element) for m in matches[-2:]] == [
         ("drop", "inout", "1000", "all"),
         ("drop", "inout", "1000", "all-ipv6"),
     ]
+
+
+def test_an_ipv6_port_gets_dhcpv6_and_neighbour_discovery_instead_of_dhcp() -> None:
+    first = [m for m in _matches(port_filter_xml("f", [], ip_version=6)) if m.priority == "-500"]
+
+    dhcpv6 = {(m.direction, m.attributes["srcportstart"]) for m in first if m.element == "udp-ipv6"}
+    assert dhcpv6 == {("out", "546"), ("in", "547")}
+    discovery = sorted(m.attributes["type"] for m in first if m.element == "icmpv6")
+    assert discovery == ["133", "134", "135", "136"]
+    assert {m.direction for m in first if m.element == "icmpv6"} == {"inout"}
+    assert not [m for m in first if m.element == "udp"]
 
 
 def test_a_peer_given_as_a_group_matches_only_the_unspecified_address() -> None:
@@ -131,7 +137,7 @@ def test_the_rules_read_back_are_exactly_those_written_even_the_longest() -> Non
     assert longest <= COMMENT_LIMIT
 
 
-def test_a_filter_without_rules_reads_back_empty_and_admits_only_dhcp_and_discovery() -> None:
+def test_a_filter_without_rules_reads_back_empty_and_admits_only_addressing() -> None:
     written = port_filter_xml("f", [])
 
     assert rules_of_filter(written) == ()

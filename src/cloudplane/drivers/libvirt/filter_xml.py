@@ -4,8 +4,8 @@ The server's interface refers to the filter, and libvirt turns it into iptables 
 rules on the host for that interface, stateful as a security group is: a connection that a rule
 admits is answered without a rule of its own. A filter holds, in this order:
 
-1. DHCP for IPv4 and neighbour discovery for IPv6, whatever the rules say (Neutron admits them
-   too: without them a guest has no address);
+1. what the port's address needs, whatever the rules say: DHCP for IPv4, DHCPv6 and neighbour
+   discovery for IPv6 (Neutron admits them too: without them a guest has no address);
 2. one accept rule per security rule. ``ingress`` is libvirt's ``in`` (towards the guest) with
    the peer as the source; ``egress`` is ``out`` with the peer as the destination; the port
    range is the destination port either way;
@@ -36,13 +36,21 @@ COMMENT_LIMIT = 256
 """libvirt's limit for a rule's comment; the longest rule (a 36-character id and group id and an
 IPv6 CIDR) takes about 190."""
 
-_ALWAYS_ADMITTED = (
-    # DHCPv4: the guest's request and the network's answer.
-    ("out", "udp", {"srcportstart": "68", "dstportstart": "67"}),
-    ("in", "udp", {"srcportstart": "67", "dstportstart": "68"}),
-    # IPv6 router solicitation and advertisement, neighbour solicitation and advertisement.
-    *(("inout", "icmpv6", {"type": str(kind)}) for kind in (133, 134, 135, 136)),
-)
+_ADDRESSING = {
+    4: (
+        # DHCP: the guest's request and the network's answer.
+        ("out", "udp", {"srcportstart": "68", "dstportstart": "67"}),
+        ("in", "udp", {"srcportstart": "67", "dstportstart": "68"}),
+    ),
+    6: (
+        ("out", "udp-ipv6", {"srcportstart": "546", "dstportstart": "547"}),
+        ("in", "udp-ipv6", {"srcportstart": "547", "dstportstart": "546"}),
+        # Router solicitation and advertisement, neighbour solicitation and advertisement.
+        *(("inout", "icmpv6", {"type": str(kind)}) for kind in (133, 134, 135, 136)),
+    ),
+}
+"""What a port of each IP version always needs. Only its own version's rules are written: each
+rule costs libvirt iptables commands at every start of the guest."""
 _FIRST, _RULES, _LAST = "-500", "0", "1000"
 
 _ELEMENTS = {
@@ -59,14 +67,19 @@ _NOBODY = {Ethertype.IPV4: "0.0.0.0/32", Ethertype.IPV6: "::/128"}
 
 
 def port_filter_xml(
-    name: str, rules: Sequence[SecurityRuleSpec], *, uuid: str | None = None
+    name: str,
+    rules: Sequence[SecurityRuleSpec],
+    *,
+    ip_version: int = 4,
+    uuid: str | None = None,
 ) -> str:
-    """The nwfilter ``name`` that admits exactly ``rules`` (see the module docstring); give the
-    ``uuid`` of the filter it replaces, if any."""
+    """The nwfilter ``name`` that admits exactly ``rules`` to a port whose address is of
+    ``ip_version`` (see the module docstring); give the ``uuid`` of the filter it replaces, if
+    any."""
     root = ET.Element("filter", name=name, chain="root")
     if uuid is not None:
         ET.SubElement(root, "uuid").text = uuid
-    for direction, element, attributes in _ALWAYS_ADMITTED:
+    for direction, element, attributes in _ADDRESSING[ip_version]:
         _add_rule(root, "accept", direction, _FIRST, element, attributes)
     for rule in rules:
         _add_rule(root, "accept", *_accepting(rule))

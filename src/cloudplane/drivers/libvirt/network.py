@@ -14,6 +14,7 @@ capability is off, so the API answers 501 before calling these.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -162,7 +163,7 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         existing = self._find_port(connection, spec.id)
         if existing is not None:
             if self._filters_ports and self._find_filter(connection, spec.id) is None:
-                self._define_filter(connection, spec.id, spec.security_rules)
+                self._define_filter(connection, spec.id, existing[1].ip, spec.security_rules)
             return _port_info(*existing, rules=self._rules_blocking(connection, spec.id))
         network = self._find_network(connection, spec.network_id)
         if network is None:
@@ -175,7 +176,7 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         host = DhcpHost(port_id=spec.id, mac=spec.mac, ip=spec.fixed_ips[0])
         # The filter first: a port is listed once its DHCP host exists, and then it is whole.
         if self._filters_ports:
-            self._define_filter(connection, spec.id, spec.security_rules)
+            self._define_filter(connection, spec.id, host.ip, spec.security_rules)
         flags = libvirt.VIR_NETWORK_UPDATE_AFFECT_CONFIG
         if network.isActive():
             flags |= libvirt.VIR_NETWORK_UPDATE_AFFECT_LIVE
@@ -216,10 +217,12 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
     def _apply_rules_blocking(
         self, connection: libvirt.virConnect, port_id: str, rules: Sequence[SecurityRuleSpec]
     ) -> None:
-        if self._find_port(connection, port_id) is None:
+        found = self._find_port(connection, port_id)
+        if found is None:
             raise ResourceNotFound("port", port_id)
+        _network_id, host = found
         # libvirt applies a redefined filter to the interfaces using it at once.
-        self._define_filter(connection, port_id, rules)
+        self._define_filter(connection, port_id, host.ip, rules)
 
     def _plug_blocking(
         self, connection: libvirt.virConnect, interface: InterfaceSpec
@@ -242,13 +245,18 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         )
 
     def _define_filter(
-        self, connection: libvirt.virConnect, port_id: str, rules: Sequence[SecurityRuleSpec]
+        self,
+        connection: libvirt.virConnect,
+        port_id: str,
+        ip: str,
+        rules: Sequence[SecurityRuleSpec],
     ) -> None:
         name = self._options.port_filter_name(port_id)
         existing = self._find_filter(connection, port_id)
         # Redefining under the same name needs the same UUID, or libvirt refuses.
         uuid = existing.UUIDString() if existing is not None else None
-        connection.nwfilterDefineXML(port_filter_xml(name, rules, uuid=uuid))
+        version = ipaddress.ip_address(ip).version
+        connection.nwfilterDefineXML(port_filter_xml(name, rules, ip_version=version, uuid=uuid))
 
     def _rules_blocking(
         self, connection: libvirt.virConnect, port_id: str
