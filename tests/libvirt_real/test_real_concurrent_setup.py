@@ -52,3 +52,22 @@ async def test_concurrent_creates_of_one_network_and_one_port_make_one_of_each(
     assert {p.id for p in ports} == {port.id}
     listed = [p for p in await driver.list_ports() if p.id == port.id]
     assert len(listed) == 1
+
+
+async def test_two_drivers_over_one_state_directory_take_turns_as_two_processes_would(
+    driver: LibvirtDriver,
+) -> None:
+    other = LibvirtDriver(driver.options)
+    await other.open()
+    try:
+        network = network_spec()
+        port = port_spec(network.id)
+        both = (driver, other) * (THREADS // 2)
+
+        await asyncio.gather(*(d.create_network(network) for d in both))
+        await asyncio.gather(*(d.create_port(port) for d in both))
+
+        listed = [p for p in await other.list_ports() if p.id == port.id]
+        assert len(listed) == 1
+    finally:
+        await other.close()

@@ -36,7 +36,8 @@ from cloudplane.drivers.network_contract import (
     RuleProtocol,
     SecurityRuleSpec,
 )
-from cloudplane.drivers.simulator_sharing import EVERY, exclusive, remove_stale_temp_files
+from cloudplane.drivers.simulator_sharing import EVERY, remove_stale_temp_files
+from cloudplane.kit.process_lock import exclusive
 
 NETWORK_OPERATIONS = frozenset(
     {

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from cloudplane.drivers.base import PowerState, ServerInfo
 from cloudplane.drivers.errors import DriverError, ResourceNotFound, ServerNotFound
-from cloudplane.drivers.simulator_sharing import EVERY, exclusive
+from cloudplane.drivers.simulator_sharing import EVERY
 from cloudplane.drivers.simulator_storage_records import (
     SNAPSHOT,
     VOLUME,
@@ -42,6 +42,7 @@ from cloudplane.drivers.storage_contract import (
     VolumeInfo,
     VolumeSpec,
 )
+from cloudplane.kit.process_lock import exclusive
 
 #: Operation names the simulator's latency and fault knobs accept for block storage.
 STORAGE_OPERATIONS = frozenset(

@@ -10,8 +10,8 @@ import pytest
 from cloudplane.drivers.base import ServerSpec
 from cloudplane.drivers.errors import DriverError
 from cloudplane.drivers.simulator import SimulatorDriver
-from cloudplane.drivers.simulator_sharing import LOCK_FILE
 from cloudplane.drivers.storage_contract import ImageSource, VolumeSpec
+from cloudplane.kit.process_lock import LOCK_FILE
 
 
 def volume_spec(size_gb: int = 1, image: ImageSource | None = None) -> VolumeSpec:

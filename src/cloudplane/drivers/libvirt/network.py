@@ -44,6 +44,7 @@ from cloudplane.drivers.network_contract import (
     PortSpec,
     SecurityRuleSpec,
 )
+from cloudplane.kit.process_lock import exclusive
 
 _HOST_SECTION = libvirt.VIR_NETWORK_SECTION_IP_DHCP_HOST
 
@@ -100,7 +101,8 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         return not self._host.is_test_driver
 
     async def _changing(self, doing: str, function: Callable[..., _T], *args: Any) -> _T:
-        """``self._host.call``, one change to networks, ports and filters at a time.
+        """``self._host.call``, one change to networks, ports and filters at a time, in this
+        process and in every other process sharing the state directory.
 
         Their steps (look up, define, start; find a DHCP host, add it) race with themselves:
         two operations building one port, or two ports' operations creating their network at
@@ -108,7 +110,7 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         """
         if self._network_changes is None:
             self._network_changes = asyncio.Lock()
-        async with self._network_changes:
+        async with self._network_changes, exclusive(self._options.network_changes_dir):
             return await self._host.call(doing, function, *args)
 
     # --- blocking halves -----------------------------------------------------------------------

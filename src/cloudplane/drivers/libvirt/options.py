@@ -51,6 +51,11 @@ class LibvirtOptions:
         return self.state_dir / "consoles" if self.is_local else REMOTE_CONSOLES_DIR
 
     @property
+    def network_changes_dir(self) -> Path:
+        """Where the lock lives that lets one process at a time change networks and ports."""
+        return self.state_dir / "network-changes"
+
+    @property
     def records_dir(self) -> Path:
         return self.state_dir / "records"
 
