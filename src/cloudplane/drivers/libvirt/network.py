@@ -164,9 +164,11 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
     def _create_port_blocking(self, connection: libvirt.virConnect, spec: PortSpec) -> PortInfo:
         existing = self._find_port(connection, spec.id)
         if existing is not None:
+            network_id, existing_host = existing
             if self._filters_ports and self._find_filter(connection, spec.id) is None:
-                self._define_filter(connection, spec.id, existing[1].ip, spec.security_rules)
-            return _port_info(*existing, rules=self._rules_blocking(connection, spec.id))
+                self._define_filter(connection, spec.id, existing_host.ip, spec.security_rules)
+            rules = self._rules_blocking(connection, spec.id)
+            return _port_info(network_id, existing_host, rules=rules)
         network = self._find_network(connection, spec.network_id)
         if network is None:
             raise ResourceNotFound("network", spec.network_id)
