@@ -20,7 +20,7 @@ from cloudplane.drivers.capabilities import Capability
 from cloudplane.drivers.errors import DriverError, ResourceNotFound, ServerNotFound, Unsupported
 from cloudplane.drivers.libvirt import volume_data
 from cloudplane.drivers.libvirt.attachments import Paused, disks_of_servers
-from cloudplane.drivers.libvirt.connection import is_missing, start_unless_running
+from cloudplane.drivers.libvirt.connection import start_unless_running
 from cloudplane.drivers.libvirt.domain_xml import attached_disks, disk_alias, disk_element
 from cloudplane.drivers.libvirt.parts import LibvirtParts, host_path
 from cloudplane.drivers.libvirt.pools import ensure_dir_pool, find_volume_anywhere, pool_over
@@ -436,11 +436,9 @@ class LibvirtStorage(LibvirtParts, StorageDriver):
         """Whether the server's domain has a QEMU process (running, paused or crashed but not
         cleaned up): its disks are then open, and rewriting one under it is refused."""
         try:
-            domain = connection.lookupByName(self._options.domain_name(server_id))
-        except libvirt.libvirtError as exc:
-            if is_missing(exc):
-                return False
-            raise
+            domain = self._domain(connection, server_id)
+        except ServerNotFound:
+            return False
         return bool(domain.isActive())
 
     def _all_attachments(self, connection: libvirt.virConnect) -> dict[str, AttachmentInfo]:
