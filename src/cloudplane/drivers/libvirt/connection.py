@@ -38,12 +38,14 @@ def error_code(exc: libvirt.libvirtError) -> int:
 
 
 def is_missing(exc: libvirt.libvirtError) -> bool:
-    """True when the error says the domain, volume, pool or network does not exist."""
+    """True when the error says the domain, volume, pool, network or network filter does not
+    exist."""
     missing: bool = error_code(exc) in {
         libvirt.VIR_ERR_NO_DOMAIN,
         libvirt.VIR_ERR_NO_STORAGE_VOL,
         libvirt.VIR_ERR_NO_STORAGE_POOL,
         libvirt.VIR_ERR_NO_NETWORK,
+        libvirt.VIR_ERR_NO_NWFILTER,
         libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT,
     }
     return missing

@@ -22,7 +22,7 @@ import libvirt
 
 from cloudplane.drivers.capabilities import Capability
 from cloudplane.drivers.errors import DriverError, ResourceNotFound, Unsupported
-from cloudplane.drivers.libvirt.connection import error_code, is_missing, start_unless_running
+from cloudplane.drivers.libvirt.connection import is_missing, start_unless_running
 from cloudplane.drivers.libvirt.domain_xml import NetworkInterface
 from cloudplane.drivers.libvirt.filter_xml import port_filter_xml, rules_of_filter
 from cloudplane.drivers.libvirt.network_xml import (
@@ -298,7 +298,7 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         try:
             return connection.nwfilterLookupByName(self._options.port_filter_name(port_id))
         except libvirt.libvirtError as exc:
-            if error_code(exc) == libvirt.VIR_ERR_NO_NWFILTER:
+            if is_missing(exc):
                 return None
             raise
 
