@@ -67,6 +67,8 @@ missing_packages() {
   libvirt_installed || printf '%s\n' libvirt-daemon-system libvirt-daemon-driver-qemu \
     libvirt-clients libvirt-dev
   have dnsmasq || echo dnsmasq-base
+  # The peers of security groups on the libvirt backend are ipsets.
+  have ipset || echo ipset
 }
 
 libvirt_installed() {

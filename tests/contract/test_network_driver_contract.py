@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 
 from cloudplane.drivers.base import Capability, ComputeDriver
-from cloudplane.drivers.errors import DriverError, ResourceNotFound
+from cloudplane.drivers.errors import DriverError, ResourceNotFound, Unsupported
 from cloudplane.drivers.network_contract import (
     AddressRange,
     Ethertype,
     FloatingIpSpec,
+    GroupPeers,
     NetworkDriver,
     NetworkSpec,
     PortSpec,
@@ -279,6 +280,93 @@ async def test_applying_rules_to_an_unknown_port_is_resource_not_found(
     assert raised.value.kind == "port"
 
 
+# --- the peers of security groups ----------------------------------------------------------
+
+
+async def listed_peers(network_driver: NetworkDriver) -> dict[str, set[str]]:
+    return {peers.id: set(peers.addresses) for peers in await network_driver.list_group_peers()}
+
+
+@pytest.mark.needs(Capability.GROUP_PEERS)
+async def test_a_groups_peers_are_listed_as_set(network_driver: NetworkDriver) -> None:
+    peers = GroupPeers(id=new_id(), addresses=("10.20.0.5", "10.20.0.6", "fd00::5"))
+
+    await network_driver.set_group_peers(peers)
+    await network_driver.set_group_peers(peers)  # a repeat changes nothing
+
+    assert (await listed_peers(network_driver))[peers.id] == set(peers.addresses)
+
+
+@pytest.mark.needs(Capability.GROUP_PEERS)
+async def test_setting_a_groups_peers_again_replaces_them(network_driver: NetworkDriver) -> None:
+    group_id = new_id()
+    await network_driver.set_group_peers(GroupPeers(group_id, ("10.20.0.5", "10.20.0.6")))
+
+    await network_driver.set_group_peers(GroupPeers(group_id, ("10.20.0.6", "10.20.0.7")))
+    other = GroupPeers(new_id(), ("10.20.0.9",))
+    await network_driver.set_group_peers(other)
+
+    listed = await listed_peers(network_driver)
+    assert listed[group_id] == {"10.20.0.6", "10.20.0.7"}
+    assert listed[other.id] == {"10.20.0.9"}
+
+
+@pytest.mark.needs(Capability.GROUP_PEERS)
+async def test_a_group_may_have_no_peers(network_driver: NetworkDriver) -> None:
+    group_id = new_id()
+    await network_driver.set_group_peers(GroupPeers(group_id, ("10.20.0.5",)))
+
+    await network_driver.set_group_peers(GroupPeers(group_id, ()))
+
+    assert (await listed_peers(network_driver))[group_id] == set()
+
+
+@pytest.mark.needs(Capability.GROUP_PEERS)
+async def test_deleted_peers_are_not_listed_and_unknown_ones_delete(
+    network_driver: NetworkDriver,
+) -> None:
+    peers = GroupPeers(id=new_id(), addresses=("10.20.0.5",))
+    await network_driver.set_group_peers(peers)
+
+    await network_driver.delete_group_peers(peers.id)
+    await network_driver.delete_group_peers(peers.id)
+    await network_driver.delete_group_peers(new_id())
+
+    assert peers.id not in await listed_peers(network_driver)
+
+
+@pytest.mark.needs(Capability.SECURITY_GROUPS, Capability.GROUP_PEERS)
+async def test_a_rule_naming_a_group_reads_back_unchanged_as_its_peers_change(
+    network_driver: NetworkDriver,
+) -> None:
+    group_id = new_id()
+    port = await made_port(network_driver)
+    rule = SecurityRuleSpec(
+        id=new_id(),
+        direction=RuleDirection.INGRESS,
+        protocol=RuleProtocol.ANY,
+        ethertype=Ethertype.IPV4,
+        remote_group_id=group_id,
+    )
+    await network_driver.apply_security_groups(port.id, [rule])
+
+    await network_driver.set_group_peers(GroupPeers(group_id, ("10.20.0.10", "10.20.0.11")))
+    await network_driver.set_group_peers(GroupPeers(group_id, ("10.20.0.10",)))
+
+    listed = {p.id: p for p in await network_driver.list_ports()}[port.id]
+    assert listed.security_rules == (rule,)
+    assert (await listed_peers(network_driver))[group_id] == {"10.20.0.10"}
+
+
+@pytest.mark.lacks(Capability.GROUP_PEERS)
+async def test_without_group_peers_none_can_be_set(network_driver: NetworkDriver) -> None:
+    with pytest.raises(Unsupported):
+        await network_driver.set_group_peers(GroupPeers(new_id(), ("10.20.0.5",)))
+
+    assert await network_driver.list_group_peers() == []
+    await network_driver.delete_group_peers(new_id())  # nothing to forget, and no error
+
+
 # --- persistence ----------------------------------------------------------------------------
 
 
@@ -290,6 +378,10 @@ async def test_network_state_survives_a_new_driver_over_the_same_directory(
     await first.open()
     assert isinstance(first, NetworkDriver)
     port = await made_port(first)
+    peers = None
+    if Capability.GROUP_PEERS in first.capabilities:
+        peers = GroupPeers(id=new_id(), addresses=("10.20.0.5",))
+        await first.set_group_peers(peers)
     await first.close()
 
     second = DRIVER_FACTORIES[name](tmp_path)
@@ -298,6 +390,8 @@ async def test_network_state_survives_a_new_driver_over_the_same_directory(
         assert isinstance(second, NetworkDriver)
         assert port.id in {p.id for p in await second.list_ports()}
         assert port.network_id in {n.id for n in await second.list_networks()}
+        if peers is not None:
+            assert peers in await second.list_group_peers()
     finally:
         await second.close()
         remove_what_it_left(name, tmp_path)

@@ -1,4 +1,5 @@
-"""Neutron v2.0: networks, subnets, ports, floating IPs, security groups and their rules."""
+"""Neutron v2.0: networks, subnets, ports, floating IPs, security groups and their rules,
+address groups, and the extensions list."""
 
 from __future__ import annotations
 
@@ -312,6 +313,17 @@ def create_rule(cloud: Cloud, request: Request) -> Reply:
     remote_group = body.get("remote_group_id")
     if remote_group is not None:
         _get(cloud.security_groups, remote_group, "Security group")
+    if "remote_address_group_id" in body:
+        if "address-group" not in cloud.network_extensions:
+            raise CloudError(400, "Unrecognized attribute(s) 'remote_address_group_id'")
+        if remote_group is not None and body["remote_address_group_id"] is not None:
+            raise CloudError(
+                400,
+                "Only remote_ip_prefix or remote_group_id or remote_address_group_id "
+                "may be provided.",
+            )
+        if body["remote_address_group_id"] is not None:
+            _get(cloud.address_groups, body["remote_address_group_id"], "Address group")
     fields = {
         k: body.get(k)
         for k in (
@@ -322,6 +334,7 @@ def create_rule(cloud: Cloud, request: Request) -> Reply:
             "port_range_max",
             "remote_ip_prefix",
             "remote_group_id",
+            "remote_address_group_id",
             "description",
         )
     }
@@ -339,3 +352,104 @@ def delete_rule(cloud: Cloud, request: Request) -> Reply:
                 group["security_group_rules"].remove(rule)
                 return Reply(204)
     raise CloudError(404, f"Security group rule {request.params['id']} could not be found.")
+
+
+# --- address groups and extensions ----------------------------------------------------------
+
+
+def _address_groups_offered(cloud: Cloud) -> None:
+    if "address-group" not in cloud.network_extensions:
+        raise CloudError(404, "The resource could not be found.")
+
+
+def _as_cidrs(addresses: object) -> list[str]:
+    if not isinstance(addresses, list):
+        raise CloudError(400, "Invalid input for addresses.")
+    try:
+        return [str(ipaddress.ip_network(str(a), strict=False)) for a in addresses]
+    except ValueError as exc:
+        raise CloudError(400, f"Invalid input for addresses: {exc}") from exc
+
+
+def _addresses_of(request: Request) -> object:
+    """The ``addresses`` list of an add or remove call's body."""
+    return request.body.get("addresses") if isinstance(request.body, dict) else None
+
+
+@route(ROUTES, "POST", "/address-groups")
+def create_address_group(cloud: Cloud, request: Request) -> Reply:
+    _address_groups_offered(cloud)
+    body = request.json("address_group")
+    group = payload(
+        "address_group",
+        id=cloud.new_id(),
+        name=body.get("name", ""),
+        description=body.get("description", ""),
+        addresses=sorted(set(_as_cidrs(body.get("addresses", [])))),
+    )
+    cloud.address_groups[group["id"]] = group
+    return Reply(201, {"address_group": group})
+
+
+@route(ROUTES, "GET", "/address-groups")
+def list_address_groups(cloud: Cloud, request: Request) -> Reply:
+    _address_groups_offered(cloud)
+    listed = _filtered(list(cloud.address_groups.values()), request)
+    return Reply(200, {"address_groups": listed})
+
+
+@route(ROUTES, "GET", f"/address-groups/{_ID}")
+def show_address_group(cloud: Cloud, request: Request) -> Reply:
+    _address_groups_offered(cloud)
+    group = _get(cloud.address_groups, request.params["id"], "Address group")
+    return Reply(200, {"address_group": group})
+
+
+@route(ROUTES, "PUT", f"/address-groups/{_ID}/add_addresses")
+def add_addresses(cloud: Cloud, request: Request) -> Reply:
+    _address_groups_offered(cloud)
+    group = _get(cloud.address_groups, request.params["id"], "Address group")
+    added = _as_cidrs(_addresses_of(request))
+    group["addresses"] = sorted(set(group["addresses"]) | set(added))
+    return Reply(200, {"address_group": group})
+
+
+@route(ROUTES, "PUT", f"/address-groups/{_ID}/remove_addresses")
+def remove_addresses(cloud: Cloud, request: Request) -> Reply:
+    _address_groups_offered(cloud)
+    group = _get(cloud.address_groups, request.params["id"], "Address group")
+    removed = set(_as_cidrs(_addresses_of(request)))
+    missing = removed - set(group["addresses"])
+    if missing:
+        raise CloudError(400, f"Addresses {sorted(missing)} not found in the address group.")
+    group["addresses"] = sorted(set(group["addresses"]) - removed)
+    return Reply(200, {"address_group": group})
+
+
+@route(ROUTES, "DELETE", f"/address-groups/{_ID}")
+def delete_address_group(cloud: Cloud, request: Request) -> Reply:
+    _address_groups_offered(cloud)
+    group = _get(cloud.address_groups, request.params["id"], "Address group")
+    in_use = any(
+        rule.get("remote_address_group_id") == group["id"]
+        for sg in cloud.security_groups.values()
+        for rule in sg["security_group_rules"]
+    )
+    if in_use:
+        raise CloudError(409, f"Address group {group['id']} is in use.")
+    del cloud.address_groups[group["id"]]
+    return Reply(204)
+
+
+@route(ROUTES, "GET", "/extensions")
+def list_extensions(cloud: Cloud, request: Request) -> Reply:
+    offered = [payload("extension", alias=a, name=a) for a in sorted(cloud.network_extensions)]
+    return Reply(200, {"extensions": _filtered(offered, request)})
+
+
+@route(ROUTES, "GET", r"/extensions/(?P<alias>[a-z0-9_-]+)")
+def show_extension(cloud: Cloud, request: Request) -> Reply:
+    alias = request.params["alias"]
+    if alias not in cloud.network_extensions:
+        raise CloudError(404, f"Extension with alias {alias} does not exist")
+    return Reply(200, {"extension": payload("extension", alias=alias, name=alias)})

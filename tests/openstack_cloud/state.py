@@ -67,6 +67,9 @@ class Cloud:
     ports: dict[str, Resource] = field(default_factory=dict)
     floating_ips: dict[str, Resource] = field(default_factory=dict)
     security_groups: dict[str, Resource] = field(default_factory=dict)
+    address_groups: dict[str, Resource] = field(default_factory=dict)
+    network_extensions: set[str] = field(default_factory=lambda: {"address-group"})
+    """Neutron's API extensions this cloud offers (aliases); a test may take some away."""
     quotas: Quotas = field(default_factory=Quotas)
     failing_build_message: str | None = None
     """When set, new servers go to ERROR with this fault instead of ACTIVE."""

@@ -17,6 +17,7 @@ from pathlib import Path
 import libvirt
 
 from cloudplane.drivers.libvirt.connection import silence_default_error_printing
+from cloudplane.drivers.libvirt.peer_sets import PeerSets, ipset_usable
 from tests.support.databases import unavailable
 
 REAL_URI = os.environ.get("CLOUDPLANE_TEST_LIBVIRT_URI", "qemu:///system")
@@ -151,7 +152,7 @@ def objects_named(connection: libvirt.virConnect, prefix: str = TEST_PREFIX) -> 
 
 def remove_test_objects(connection: libvirt.virConnect, prefix: str = TEST_PREFIX) -> None:
     """Destroy and remove every domain, volume, pool, network and network filter named with
-    ``prefix``."""
+    ``prefix``, and the ipsets of a driver with that prefix."""
     for domain in connection.listAllDomains(0):
         if domain.name().startswith(prefix):
             if domain.isActive():
@@ -180,6 +181,11 @@ def remove_test_objects(connection: libvirt.virConnect, prefix: str = TEST_PREFI
     for port_filter in connection.listAllNWFilters(0):
         if port_filter.name().startswith(prefix):
             port_filter.undefine()
+    # After the filters: the kernel keeps a set that a firewall rule names.
+    if ipset_usable():
+        peer_sets = PeerSets(prefix)
+        for peers in peer_sets.listing():
+            peer_sets.remove(peers.id)
     # libvirt keeps each domain's QEMU log after the domain is gone.
     for path in LIBVIRT_DOMAIN_LOGS.glob(f"{prefix}*"):
         path.unlink(missing_ok=True)

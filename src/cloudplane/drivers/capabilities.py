@@ -16,5 +16,8 @@ class Capability(enum.StrEnum):
     VOLUME_EXTEND_ONLINE = "volume_extend_online"
     FLOATING_IPS = "floating_ips"
     SECURITY_GROUPS = "security_groups"
+    GROUP_PEERS = "group_peers"
+    """Rules whose peer is a security group admit that group's members (``set_group_peers``);
+    without it such rules admit nobody."""
     VOLUME_DATA = "volume_data"
     """Copying a volume's bytes out to a file and back in (what the ``backup`` provider needs)."""

@@ -77,7 +77,9 @@ class SecurityRuleSpec:
 
     ``port_min``/``port_max`` are set only for tcp and udp (both or neither). The peer is
     ``remote_cidr``, or the ports of security group ``remote_group_id``, or anyone when both
-    are None; a backend resolves group membership itself.
+    are None. cloudplane tells the backend which addresses a group stands for with
+    ``set_group_peers``; with a peer group the backend has not been told of, the rule admits
+    nobody.
     """
 
     id: str
@@ -111,6 +113,15 @@ class PortInfo:
     fixed_ips: tuple[str, ...]
     security_rules: tuple[SecurityRuleSpec, ...] = ()
     backend_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupPeers:
+    """The addresses that rules naming security group ``id`` as their peer admit: the fixed
+    IPs (IPv4 and IPv6 alike) of the group's live ports."""
+
+    id: str
+    addresses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,3 +207,22 @@ class NetworkDriver(abc.ABC):
         """Replace the port's rules with ``rules``; afterwards ``list_ports`` reports exactly
         them. Raises ``ResourceNotFound("port", …)`` for an unknown port and ``Unsupported``
         when the backend lacks the ``security_groups`` capability."""
+
+    @abc.abstractmethod
+    async def set_group_peers(self, peers: GroupPeers) -> None:
+        """Make ``peers.addresses`` exactly the peers of every rule, on every port, whose
+        ``remote_group_id`` is ``peers.id``, without the ports' rules being applied again.
+
+        Afterwards ``list_group_peers`` reports them (in any order). Repeating a call is a
+        no-op. Raises ``Unsupported`` when the backend lacks the ``group_peers`` capability.
+        """
+
+    @abc.abstractmethod
+    async def delete_group_peers(self, group_id: str) -> None:
+        """Forget the group's peers; rules that still name it admit nobody. Unknown groups
+        succeed."""
+
+    @abc.abstractmethod
+    async def list_group_peers(self) -> list[GroupPeers]:
+        """Every group whose peers were set (and not deleted), in one call; empty without the
+        ``group_peers`` capability."""

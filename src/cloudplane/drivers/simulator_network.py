@@ -1,7 +1,9 @@
-"""The simulator's networking: networks, ports, floating-IP mappings and port rules in memory.
+"""The simulator's networking: networks, ports, floating-IP mappings, port rules and the peers
+of security groups, in memory.
 
 State lives under ``<simulator dir>/network/`` as one JSON file per record
-(``networks/<id>.json``, ``ports/<id>.json``, ``floating_ips/<id>.json``), each replaced
+(``networks/<id>.json``, ``ports/<id>.json``, ``floating_ips/<id>.json``,
+``group_peers/<id>.json``), each replaced
 atomically (temp file and rename), so a new driver over the same directory sees what the
 previous one had, and a change costs the same with ten ports or ten thousand. All changes go
 through one lock, which keeps the in-memory maps and the files in step. With a directory shared
@@ -28,6 +30,7 @@ from cloudplane.drivers.network_contract import (
     Ethertype,
     FloatingIpInfo,
     FloatingIpSpec,
+    GroupPeers,
     NetworkInfo,
     NetworkSpec,
     PortInfo,
@@ -51,6 +54,9 @@ NETWORK_OPERATIONS = frozenset(
         "disassociate_floating_ip",
         "list_floating_ips",
         "apply_security_groups",
+        "set_group_peers",
+        "delete_group_peers",
+        "list_group_peers",
     }
 )
 """Operation names the simulator's latency and fault knobs accept for networking."""
@@ -59,9 +65,10 @@ _LEGACY_STATE_FILE = "state.json"
 """The single document earlier versions kept; split into records when first loaded."""
 _TEMP_PREFIX = "."
 _TEMP_SUFFIX = ".tmp"
-_KINDS = ("networks", "ports", "floating_ips")
+_LEGACY_KINDS = ("networks", "ports", "floating_ips")
+_KINDS = (*_LEGACY_KINDS, "group_peers")
 
-_Spec = NetworkSpec | PortSpec | FloatingIpSpec
+_Spec = NetworkSpec | PortSpec | FloatingIpSpec | GroupPeers
 
 
 @dataclass(slots=True)
@@ -69,10 +76,11 @@ class _NetworkState:
     networks: dict[str, NetworkSpec] = field(default_factory=dict)
     ports: dict[str, PortSpec] = field(default_factory=dict)
     floating_ips: dict[str, FloatingIpSpec] = field(default_factory=dict)
+    group_peers: dict[str, GroupPeers] = field(default_factory=dict)
 
 
 _Records = Mapping[str, Collection[str] | None]
-"""What a change reads: per kind (``networks``, ``ports``, ``floating_ips``), the ids it
+"""What a change reads: per kind (``networks``, ``ports``, ...), the ids it
 touches, or ``EVERY``; a kind left out is not read."""
 
 
@@ -106,10 +114,15 @@ def _floating_ip_from_json(item: Mapping[str, Any]) -> FloatingIpSpec:
     return FloatingIpSpec(**item)
 
 
+def _group_peers_from_json(item: Mapping[str, Any]) -> GroupPeers:
+    return GroupPeers(id=item["id"], addresses=tuple(item["addresses"]))
+
+
 _READERS: Mapping[str, Callable[[Mapping[str, Any]], _Spec]] = {
     "networks": _network_from_json,
     "ports": _port_from_json,
     "floating_ips": _floating_ip_from_json,
+    "group_peers": _group_peers_from_json,
 }
 
 
@@ -178,7 +191,7 @@ class _StateFiles:
             data = json.loads(legacy.read_text(encoding="utf-8"))
             if data["format"] != 1:
                 raise ValueError(f"unknown state format {data['format']!r}")
-            specs = {kind: [_READERS[kind](item) for item in data[kind]] for kind in _KINDS}
+            specs = {kind: [_READERS[kind](item) for item in data[kind]] for kind in _LEGACY_KINDS}
         except (KeyError, TypeError, ValueError) as exc:
             raise DriverError(
                 f"simulator state file {legacy} is unreadable: {exc}", code="corrupt_state"
@@ -320,6 +333,23 @@ class SimulatedNetwork:
             await self._store("ports", updated)
             state.ports[port_id] = updated
 
+    async def set_group_peers(self, peers: GroupPeers) -> None:
+        async with self._mutating("set_group_peers", group_peers=[peers.id]) as state:
+            if state.group_peers.get(peers.id) != peers:
+                await self._store("group_peers", peers)
+                state.group_peers[peers.id] = peers
+
+    async def delete_group_peers(self, group_id: str) -> None:
+        async with self._mutating("delete_group_peers", group_peers=[group_id]) as state:
+            if group_id in state.group_peers:
+                await self._forget("group_peers", [group_id])
+                del state.group_peers[group_id]
+
+    async def list_group_peers(self) -> list[GroupPeers]:
+        await self._simulate("list_group_peers")
+        state = await self._network_current("group_peers")
+        return list(state.group_peers.values())
+
     @contextlib.asynccontextmanager
     async def _mutating(
         self,
@@ -328,6 +358,7 @@ class SimulatedNetwork:
         networks: Collection[str] | None = (),
         ports: Collection[str] | None = (),
         floating_ips: Collection[str] | None = (),
+        group_peers: Collection[str] | None = (),
     ) -> AsyncIterator[_NetworkState]:
         """The state under the lock; callers change a record's file first, then the map.
 
@@ -343,7 +374,12 @@ class SimulatedNetwork:
                 await self._simulate(operation)
                 yield self._network_loaded()
             return
-        records = {"networks": networks, "ports": ports, "floating_ips": floating_ips}
+        records = {
+            "networks": networks,
+            "ports": ports,
+            "floating_ips": floating_ips,
+            "group_peers": group_peers,
+        }
         async with lock, exclusive(files.directory):
             await self._simulate(operation)
             yield await asyncio.to_thread(files.load_some, records)

@@ -6,7 +6,12 @@ import uuid
 import xml.etree.ElementTree as ET
 from typing import NamedTuple
 
-from cloudplane.drivers.libvirt.filter_xml import COMMENT_LIMIT, port_filter_xml, rules_of_filter
+from cloudplane.drivers.libvirt.filter_xml import (
+    COMMENT_LIMIT,
+    groups_named,
+    port_filter_xml,
+    rules_of_filter,
+)
 from cloudplane.drivers.network_contract import (
     Ethertype,
     RuleDirection,
@@ -103,8 +108,8 @@ def test_an_ipv6_port_gets_dhcpv6_and_neighbour_discovery_instead_of_dhcp() -> N
     assert not [m for m in first if m.element == "udp"]
 
 
-def test_a_peer_given_as_a_group_matches_only_the_unspecified_address() -> None:
-    by_group = _rule(remote_group_id=str(uuid.uuid4()))
+def test_a_peer_given_as_a_group_matches_only_the_unspecified_address_without_peer_sets() -> None:
+    by_group = _rule(remote_group_id=str(uuid.uuid4()), protocol=RuleProtocol.ANY)
 
     (accepting,) = _accepting(port_filter_xml("f", [by_group]))
 
@@ -112,6 +117,51 @@ def test_a_peer_given_as_a_group_matches_only_the_unspecified_address() -> None:
         "0.0.0.0",
         "32",
     )
+
+
+def _peer_set(group_id: str, version: int) -> str:
+    return f"set{version}-{group_id[:8]}"
+
+
+def test_a_group_peer_of_any_protocol_is_the_groups_ipset_of_the_rules_family() -> None:
+    group_id = str(uuid.uuid4())
+    members_in = _rule(protocol=RuleProtocol.ANY, remote_group_id=group_id)
+    to_members_v6 = _rule(
+        direction=RuleDirection.EGRESS,
+        protocol=RuleProtocol.ANY,
+        ethertype=Ethertype.IPV6,
+        remote_group_id=group_id,
+    )
+
+    written = port_filter_xml("f", [members_in, to_members_v6], peer_set=_peer_set)
+    inbound, outbound = _accepting(written)
+
+    assert (inbound.element, inbound.direction) == ("all", "in")
+    assert (inbound.attributes["ipset"], inbound.attributes["ipsetflags"]) == (
+        _peer_set(group_id, 4),
+        "src",
+    )
+    assert (outbound.element, outbound.direction) == ("all-ipv6", "out")
+    assert (outbound.attributes["ipset"], outbound.attributes["ipsetflags"]) == (
+        _peer_set(group_id, 6),
+        "dst",
+    )
+    assert not {"srcipaddr", "dstipaddr"} & (inbound.attributes.keys() | outbound.attributes.keys())
+    assert rules_of_filter(written) == (members_in, to_members_v6)
+    assert groups_named([members_in, to_members_v6]) == {group_id}
+
+
+def test_a_group_peer_with_a_protocol_admits_nobody_as_libvirt_has_no_ipset_for_it() -> None:
+    ssh_from_members = _rule(port_min=22, port_max=22, remote_group_id=str(uuid.uuid4()))
+
+    (accepting,) = _accepting(port_filter_xml("f", [ssh_from_members], peer_set=_peer_set))
+
+    assert "ipset" not in accepting.attributes
+    assert (accepting.attributes["srcipaddr"], accepting.attributes["srcipmask"]) == (
+        "0.0.0.0",
+        "32",
+    )
+    assert groups_named([ssh_from_members]) == set()
 
 
 def test_the_rules_read_back_are_exactly_those_written_even_the_longest() -> None:

@@ -162,7 +162,7 @@ class LibvirtCompute(LibvirtParts):
             )
             domain = connection.defineXML(definition.xml())
             try:
-                domain.create()
+                self._boot(connection, domain)
             except libvirt.libvirtError:
                 self._undefine(domain)
                 raise
@@ -217,6 +217,11 @@ class LibvirtCompute(LibvirtParts):
         if self._options.is_local:
             self._options.console_log(server_id).unlink(missing_ok=True)
 
+    def _boot(self, connection: libvirt.virConnect, domain: libvirt.virDomain) -> None:
+        """Start the defined domain, once the peer sets its port filters name exist."""
+        self._ensure_peer_sets_of(connection, domain)
+        domain.create()
+
     def _undefine(self, domain: libvirt.virDomain) -> None:
         test = self._host.is_test_driver
         domain.undefineFlags(_UNDEFINE_FLAGS_TEST if test else _UNDEFINE_FLAGS)
@@ -227,7 +232,7 @@ class LibvirtCompute(LibvirtParts):
         if state is PowerState.PAUSED:
             raise _invalid_state("start", server_id, state)
         if not domain.isActive():
-            domain.create()
+            self._boot(connection, domain)
         return self._info(domain)
 
     def _ask_to_shut_down_blocking(self, connection: libvirt.virConnect, server_id: str) -> bool:
@@ -264,7 +269,7 @@ class LibvirtCompute(LibvirtParts):
         # A hard reboot is a power cycle, and it brings a stopped or paused server back too.
         if domain.isActive():
             _destroy(domain)
-        domain.create()
+        self._boot(connection, domain)
         return self._info(domain)
 
     def _pause_blocking(self, connection: libvirt.virConnect, server_id: str) -> ServerInfo:

@@ -149,6 +149,15 @@ def console_log_path(domain_xml: str) -> str | None:
     return None if source is None else source.get("path")
 
 
+def port_filters_of(domain_xml: str) -> list[str]:
+    """The nwfilters the domain's interfaces refer to, in document order."""
+    return [
+        name
+        for reference in ET.fromstring(domain_xml).iterfind("./devices/interface/filterref")
+        if (name := reference.get("filter"))
+    ]
+
+
 def disk_element(path: str, target: str) -> str:
     """The ``<disk>`` XML to hot-plug or unplug the qcow2 file ``path`` as ``target``."""
     return DiskDevice(path=path, target=target).xml()

@@ -22,6 +22,7 @@ from cloudplane.drivers.libvirt.connection import (
 from cloudplane.drivers.libvirt.events import LifecycleWatch, ensure_event_loop
 from cloudplane.drivers.libvirt.network import LibvirtNetwork
 from cloudplane.drivers.libvirt.options import LibvirtOptions
+from cloudplane.drivers.libvirt.peer_sets import PeerSets, ipset_usable
 from cloudplane.drivers.libvirt.records import RecordFiles
 from cloudplane.drivers.libvirt.storage import LibvirtStorage
 
@@ -39,7 +40,8 @@ class LibvirtDriver(LibvirtCompute, LibvirtStorage, LibvirtNetwork, Driver):
     """Servers, volumes and networks on the libvirt host ``options.uri``.
 
     Floating IPs are not offered (see ``network``). Copying volume data
-    (``VOLUME_DATA``) runs ``qemu-img`` here, so it is offered only for a local host.
+    (``VOLUME_DATA``) runs ``qemu-img`` here, and groups' peers (``GROUP_PEERS``) are ipsets in
+    this machine's kernel, so both are offered only for a local host.
     """
 
     name = "libvirt"
@@ -56,6 +58,10 @@ class LibvirtDriver(LibvirtCompute, LibvirtStorage, LibvirtNetwork, Driver):
             capabilities |= _REAL_HYPERVISOR
             if options.is_local:
                 capabilities.add(Capability.VOLUME_DATA)
+            if options.is_local and ipset_usable():
+                # The sets live in this machine's kernel, so only a local host can use them.
+                self._peer_sets = PeerSets(options.name_prefix)
+                capabilities.add(Capability.GROUP_PEERS)
         self._capabilities = frozenset(capabilities)
 
     @property

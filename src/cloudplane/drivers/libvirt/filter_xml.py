@@ -12,9 +12,12 @@ admits is answered without a rule of its own. A filter holds, in this order:
 3. a drop of all other IPv4 and IPv6 traffic, both ways.
 
 Each accept rule carries its security rule as JSON in its ``comment`` (libvirt allows 256
-characters), so the rules read back are exactly those applied. A peer given as a security group
-(``remote_group_id``) is not resolved on this backend: its rule matches only the unspecified
-address, which no peer has, so it admits nothing (as on OpenStack, see the README).
+characters), so the rules read back are exactly those applied.
+
+A peer given as a security group (``remote_group_id``) is the group's ipset (``peer_sets``),
+when the driver keeps them and the rule is for any protocol: libvirt accepts ``ipset`` only on
+its ``all`` and ``all-ipv6`` rules. Otherwise the rule matches only the unspecified address,
+which no peer has, so it admits nobody.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from cloudplane.drivers.network_contract import (
@@ -64,6 +67,11 @@ _ELEMENTS = {
     (RuleProtocol.ANY, Ethertype.IPV6): "all-ipv6",
 }
 _NOBODY = {Ethertype.IPV4: "0.0.0.0/32", Ethertype.IPV6: "::/128"}
+_VERSIONS = {Ethertype.IPV4: 4, Ethertype.IPV6: 6}
+
+
+PeerSetName = Callable[[str, int], str]
+"""The ipset holding a security group's peers of an IP version (``PeerSets.set_name``)."""
 
 
 def port_filter_xml(
@@ -72,17 +80,18 @@ def port_filter_xml(
     *,
     ip_version: int = 4,
     uuid: str | None = None,
+    peer_set: PeerSetName | None = None,
 ) -> str:
     """The nwfilter ``name`` that admits exactly ``rules`` to a port whose address is of
     ``ip_version`` (see the module docstring); give the ``uuid`` of the filter it replaces, if
-    any."""
+    any, and ``peer_set`` where groups' peers are kept as ipsets."""
     root = ET.Element("filter", name=name, chain="root")
     if uuid is not None:
         ET.SubElement(root, "uuid").text = uuid
     for direction, element, attributes in _ADDRESSING[ip_version]:
         _add_rule(root, "accept", direction, _FIRST, element, attributes)
     for rule in rules:
-        _add_rule(root, "accept", *_accepting(rule))
+        _add_rule(root, "accept", *_accepting(rule, peer_set))
     for element in ("all", "all-ipv6"):
         _add_rule(root, "drop", "inout", _LAST, element, {})
     return ET.tostring(root, encoding="unicode")
@@ -99,13 +108,30 @@ def rules_of_filter(filter_xml: str) -> tuple[SecurityRuleSpec, ...]:
     return tuple(rules)
 
 
-def _accepting(rule: SecurityRuleSpec) -> tuple[str, str, str, dict[str, str]]:
+def groups_named(rules: Sequence[SecurityRuleSpec]) -> set[str]:
+    """The security groups whose ipsets a filter of ``rules`` names (where they are kept)."""
+    return {
+        rule.remote_group_id
+        for rule in rules
+        if rule.remote_group_id is not None and rule.protocol is RuleProtocol.ANY
+    }
+
+
+def _accepting(
+    rule: SecurityRuleSpec, peer_set: PeerSetName | None
+) -> tuple[str, str, str, dict[str, str]]:
     ingress = rule.direction is RuleDirection.INGRESS
     attributes: dict[str, str] = {}
-    peer = _NOBODY[rule.ethertype] if rule.remote_group_id is not None else rule.remote_cidr
+    side = "src" if ingress else "dst"
+    peer = rule.remote_cidr
+    if rule.remote_group_id is not None:
+        peer = _NOBODY[rule.ethertype]
+        if peer_set is not None and rule.protocol is RuleProtocol.ANY:
+            attributes["ipset"] = peer_set(rule.remote_group_id, _VERSIONS[rule.ethertype])
+            attributes["ipsetflags"] = side
+            peer = None
     if peer is not None:
         network = ipaddress.ip_network(peer, strict=False)
-        side = "src" if ingress else "dst"
         attributes[f"{side}ipaddr"] = str(network.network_address)
         attributes[f"{side}ipmask"] = str(network.prefixlen)
     if rule.port_min is not None and rule.port_max is not None:

@@ -30,6 +30,7 @@ from cloudplane.drivers.libvirt.driver import LibvirtDriver
 from cloudplane.drivers.network_contract import (
     FloatingIpInfo,
     FloatingIpSpec,
+    GroupPeers,
     NetworkInfo,
     NetworkSpec,
     PortInfo,
@@ -70,7 +71,7 @@ class LibvirtFleet(Driver):
         if len(self._members) > 1:
             # A port's filter lives on the primary host, but a guest on another host would need
             # it on its own: unfiltered traffic must not pass for filtered.
-            capabilities -= {Capability.SECURITY_GROUPS}
+            capabilities -= {Capability.SECURITY_GROUPS, Capability.GROUP_PEERS}
         self._capabilities = capabilities
         # Which servers each host held when it last answered, for when it does not.
         self._last_seen: list[dict[str, ServerInfo]] = [{} for _ in self._members]
@@ -248,3 +249,12 @@ class LibvirtFleet(Driver):
 
     async def apply_security_groups(self, port_id: str, rules: Sequence[SecurityRuleSpec]) -> None:
         await self._primary.apply_security_groups(port_id, rules)
+
+    async def set_group_peers(self, peers: GroupPeers) -> None:
+        await self._primary.set_group_peers(peers)
+
+    async def delete_group_peers(self, group_id: str) -> None:
+        await self._primary.delete_group_peers(group_id)
+
+    async def list_group_peers(self) -> list[GroupPeers]:
+        return await self._primary.list_group_peers()

@@ -7,7 +7,9 @@ host entry (its MAC gets its fixed IP) named ``port-<id>``; a server's interface
 network with the port's MAC. A port's security rules are the nwfilter ``<prefix>port-<id>``
 (``filter_xml``), which the interface refers to; redefining it changes the host's firewall rules
 of running guests at once. libvirt's test hypervisor has no network filters, so there the
-``security_groups`` capability is off. Floating IPs are not implemented on this backend: the
+``security_groups`` capability is off. The peers of security groups are ipsets on a local host
+(``peer_sets``), which the filters name; without ``ipset`` (or on a remote host) the
+``group_peers`` capability is off. Floating IPs are not implemented on this backend: the
 capability is off, so the API answers 501 before calling these.
 """
 
@@ -23,8 +25,8 @@ import libvirt
 from cloudplane.drivers.capabilities import Capability
 from cloudplane.drivers.errors import DriverError, ResourceNotFound, Unsupported
 from cloudplane.drivers.libvirt.connection import is_missing, start_unless_running
-from cloudplane.drivers.libvirt.domain_xml import NetworkInterface
-from cloudplane.drivers.libvirt.filter_xml import port_filter_xml, rules_of_filter
+from cloudplane.drivers.libvirt.domain_xml import NetworkInterface, port_filters_of
+from cloudplane.drivers.libvirt.filter_xml import groups_named, port_filter_xml, rules_of_filter
 from cloudplane.drivers.libvirt.network_xml import (
     DhcpHost,
     NetworkDefinition,
@@ -33,9 +35,11 @@ from cloudplane.drivers.libvirt.network_xml import (
     network_cidr,
 )
 from cloudplane.drivers.libvirt.parts import LibvirtParts
+from cloudplane.drivers.libvirt.peer_sets import PeerSets
 from cloudplane.drivers.network_contract import (
     FloatingIpInfo,
     FloatingIpSpec,
+    GroupPeers,
     InterfaceSpec,
     NetworkDriver,
     NetworkInfo,
@@ -56,6 +60,8 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
 
     _nat: bool = False
     _network_changes: asyncio.Lock | None = None
+    _peer_sets: PeerSets | None = None
+    """Where groups' peers are kept; None without the ``group_peers`` capability."""
 
     async def create_network(self, spec: NetworkSpec) -> NetworkInfo:
         return await self._changing(
@@ -94,6 +100,31 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         await self._changing(
             f"applying the rules of port {port_id}", self._apply_rules_blocking, port_id, rules
         )
+
+    async def set_group_peers(self, peers: GroupPeers) -> None:
+        await self._changing(
+            f"setting the peers of security group {peers.id}",
+            lambda _connection: self._kept_peer_sets.replace(peers),
+        )
+
+    async def delete_group_peers(self, group_id: str) -> None:
+        if self._peer_sets is None:
+            return
+        await self._changing(
+            f"deleting the peers of security group {group_id}",
+            lambda _connection: self._kept_peer_sets.remove(group_id),
+        )
+
+    async def list_group_peers(self) -> list[GroupPeers]:
+        if self._peer_sets is None:
+            return []
+        return await asyncio.to_thread(self._peer_sets.listing)
+
+    @property
+    def _kept_peer_sets(self) -> PeerSets:
+        if self._peer_sets is None:
+            raise Unsupported(Capability.GROUP_PEERS)
+        return self._peer_sets
 
     @property
     def _filters_ports(self) -> bool:
@@ -260,7 +291,29 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         # Redefining under the same name needs the same UUID, or libvirt refuses.
         uuid = existing.UUIDString() if existing is not None else None
         version = ipaddress.ip_address(ip).version
-        connection.nwfilterDefineXML(port_filter_xml(name, rules, ip_version=version, uuid=uuid))
+        peer_set = None
+        if self._peer_sets is not None:
+            # libvirt applies the filter to running guests at once: the sets it names must exist.
+            self._peer_sets.ensure(groups_named(rules))
+            peer_set = self._peer_sets.set_name
+        connection.nwfilterDefineXML(
+            port_filter_xml(name, rules, ip_version=version, uuid=uuid, peer_set=peer_set)
+        )
+
+    def _ensure_peer_sets_of(
+        self, connection: libvirt.virConnect, domain: libvirt.virDomain
+    ) -> None:
+        """Create the peer sets that the domain's port filters name and the host lacks (a host
+        restart empties the kernel's sets): libvirt cannot start a guest whose filter names a
+        missing set. They stay empty until the next ``set_group_peers``."""
+        if self._peer_sets is None:
+            return
+        groups: set[str] = set()
+        for filter_name in port_filters_of(domain.XMLDesc(0)):
+            port_id = self._options.port_id_of_filter(filter_name)
+            if port_id is not None:
+                groups |= groups_named(self._rules_blocking(connection, port_id))
+        self._peer_sets.ensure(groups)
 
     def _rules_blocking(
         self, connection: libvirt.virConnect, port_id: str

@@ -43,5 +43,11 @@ class LibvirtParts(abc.ABC):
         """Make sure the interface's port exists; return the domain's NIC for it."""
 
     @abc.abstractmethod
+    def _ensure_peer_sets_of(
+        self, connection: libvirt.virConnect, domain: libvirt.virDomain
+    ) -> None:
+        """Make what the domain's port filters name exist on the host, before it starts."""
+
+    @abc.abstractmethod
     def _domain(self, connection: libvirt.virConnect, server_id: str) -> libvirt.virDomain:
         """The server's domain; ``ServerNotFound`` when there is none."""

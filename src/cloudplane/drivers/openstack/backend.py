@@ -10,6 +10,8 @@ from cloudplane.drivers.openstack.calls import CloudCalls
 from cloudplane.drivers.openstack.connection import OpenStackOptions
 from cloudplane.drivers.openstack.server_index import ServerIndex
 
+ADDRESS_GROUP_EXTENSION = "address-group"
+
 
 class CloudBackend:
     """The state the compute, storage and network halves of ``OpenStackDriver`` share."""
@@ -20,6 +22,9 @@ class CloudBackend:
         self.index = ServerIndex(options.full_sync_interval_s)
         self._conn: Any = None
         self._index_lock = asyncio.Lock()
+        self.address_groups: bool | None = None
+        """Whether Neutron has address groups (the ``address-group`` extension, Wallaby and
+        later), which hold the peers of security groups; None until first needed."""
 
     @property
     def conn(self) -> Any:
@@ -30,6 +35,17 @@ class CloudBackend:
     @conn.setter
     def conn(self, value: Any) -> None:
         self._conn = value
+
+    def has_address_groups(self, conn: Any) -> bool:
+        """``address_groups``, asked of Neutron the first time (blocking: run via ``calls``).
+
+        Not at ``open``: the driver opens without a call, so a service starts while the cloud
+        is away.
+        """
+        if self.address_groups is None:
+            found = conn.network.find_extension(ADDRESS_GROUP_EXTENSION)
+            self.address_groups = found is not None
+        return self.address_groups
 
     def disconnect(self) -> None:
         """Close the connection's HTTP sessions; the driver is unusable until opened again."""

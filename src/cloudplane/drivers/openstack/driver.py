@@ -12,7 +12,8 @@ from cloudplane.drivers.openstack.connection import OpenStackOptions, connect
 from cloudplane.drivers.openstack.network import OpenStackNetwork
 from cloudplane.drivers.openstack.storage import OpenStackStorage
 
-# Everything but copying a volume's bytes in and out, which Cinder has no simple call for.
+# Everything but copying a volume's bytes in and out, which Cinder has no simple call for; the
+# peers of security groups need Neutron's address groups.
 _CAPABILITIES = frozenset(set(Capability) - {Capability.VOLUME_DATA})
 
 
@@ -30,6 +31,8 @@ class OpenStackDriver(OpenStackNetwork, OpenStackStorage, OpenStackCompute, Driv
 
     @property
     def capabilities(self) -> frozenset[Capability]:
+        if self.backend.address_groups is False:
+            return _CAPABILITIES - {Capability.GROUP_PEERS}
         return _CAPABILITIES
 
     async def open(self) -> None:

@@ -14,10 +14,12 @@ from typing import Any
 
 from openstack import exceptions as sdk_exceptions
 
-from cloudplane.drivers.errors import DriverError, ResourceNotFound
+from cloudplane.drivers.capabilities import Capability
+from cloudplane.drivers.errors import DriverError, ResourceNotFound, Unsupported
 from cloudplane.drivers.network_contract import (
     FloatingIpInfo,
     FloatingIpSpec,
+    GroupPeers,
     InterfaceSpec,
     NetworkDriver,
     NetworkInfo,
@@ -35,9 +37,13 @@ from cloudplane.drivers.openstack.names import (
     port_group_name,
 )
 from cloudplane.drivers.openstack.security_groups import (
+    delete_peers,
     ensure_port_group,
+    list_peers,
+    peer_names,
     replace_rules,
     rules_of,
+    set_peers,
 )
 
 NETWORK = "network"
@@ -113,13 +119,14 @@ class OpenStackNetwork(NetworkDriver):
         conn = self.backend.conn
 
         def ensure() -> PortInfo:
+            address_groups = self.backend.has_address_groups(conn)
             port = _find(conn.network.ports, cloud_name(spec.id))
             if port is None:
                 network = _find(conn.network.networks, cloud_name(spec.network_id))
                 if network is None:
                     raise ResourceNotFound(NETWORK, spec.network_id)
                 group = ensure_port_group(conn, spec.id)
-                replace_rules(conn, group, spec.security_rules)
+                replace_rules(conn, group, spec.security_rules, address_groups=address_groups)
                 port = conn.network.create_port(
                     name=cloud_name(spec.id),
                     network_id=network.id,
@@ -127,7 +134,7 @@ class OpenStackNetwork(NetworkDriver):
                     fixed_ips=[{"ip_address": ip} for ip in spec.fixed_ips],
                     security_group_ids=[group.id],
                 )
-            return _port_info(conn, port, spec.network_id)
+            return _port_info(conn, port, spec.network_id, address_groups=address_groups)
 
         return await self.backend.calls.run(ensure, kind=PORT, resource_id=spec.id)
 
@@ -160,7 +167,8 @@ class OpenStackNetwork(NetworkDriver):
 
         def read() -> list[PortInfo]:
             groups = list(conn.network.security_groups())
-            names = {g.id: g.name for g in groups}
+            address_groups = self.backend.has_address_groups(conn)
+            names = peer_names(conn, groups, address_groups=address_groups)
             by_id = {g.id: g for g in groups}
             networks = {n.id: id_from_name(n.name) for n in conn.network.networks()}
             infos = []
@@ -263,11 +271,39 @@ class OpenStackNetwork(NetworkDriver):
             if port is None:
                 raise ResourceNotFound(PORT, port_id)
             group = ensure_port_group(conn, port_id)
-            replace_rules(conn, group, rules)
+            address_groups = self.backend.has_address_groups(conn)
+            replace_rules(conn, group, rules, address_groups=address_groups)
             if list(port.security_group_ids or []) != [group.id]:
                 conn.network.update_port(port, security_group_ids=[group.id])
 
         await self.backend.calls.run(apply, kind=PORT, resource_id=port_id)
+
+    async def set_group_peers(self, peers: GroupPeers) -> None:
+        conn = self.backend.conn
+
+        def push() -> None:
+            if not self.backend.has_address_groups(conn):
+                raise Unsupported(Capability.GROUP_PEERS)
+            set_peers(conn, peers)
+
+        await self.backend.calls.run(push)
+
+    async def delete_group_peers(self, group_id: str) -> None:
+        conn = self.backend.conn
+
+        def forget() -> None:
+            if self.backend.has_address_groups(conn):
+                delete_peers(conn, group_id)
+
+        await self.backend.calls.run(forget)
+
+    async def list_group_peers(self) -> list[GroupPeers]:
+        conn = self.backend.conn
+
+        def read() -> list[GroupPeers]:
+            return list_peers(conn) if self.backend.has_address_groups(conn) else []
+
+        return await self.backend.calls.run(read)
 
 
 def _find(listing: Any, name: str) -> Any:
@@ -313,9 +349,9 @@ def _remove_port_group(conn: Any, port_id: str) -> None:
         conn.network.delete_security_group(group.id, ignore_missing=True)
 
 
-def _port_info(conn: Any, port: Any, network_id: str) -> PortInfo:
+def _port_info(conn: Any, port: Any, network_id: str, *, address_groups: bool) -> PortInfo:
     groups = list(conn.network.security_groups())
-    names = {g.id: g.name for g in groups}
+    names = peer_names(conn, groups, address_groups=address_groups)
     rules: tuple[SecurityRuleSpec, ...] = ()
     for group in groups:
         if group.id in (port.security_group_ids or []):

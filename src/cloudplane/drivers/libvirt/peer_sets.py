@@ -1,0 +1,167 @@
+"""The peers of security groups on a libvirt host, as ipsets that the port filters match.
+
+A rule whose peer is a security group cannot list the group's addresses in each port's filter:
+every member's filter would then change whenever a member comes or goes. Instead each group has
+two ipsets on the host, one per address family; a filter's rule names the set (libvirt's
+``ipset`` attribute), and ``set_group_peers`` changes only the sets, which the kernel consults
+for each new connection.
+
+A set's name is ``<tag><family><group>`` (ipset allows 31 characters): a 3-character tag derived
+from the driver's name prefix, so installations sharing a host keep to their own sets; ``4`` or
+``6``; and the group's UUID in 26 characters of base32. A change fills a temporary set
+(family ``x`` or ``y``) and swaps it in, so a packet never meets a half-filled set.
+
+A filter naming a set that does not exist makes libvirt fail to start the guest, and a host
+restart empties the kernel's sets: the driver creates a group's sets, empty, before a filter
+names them and before it starts a guest; the next reconcile round fills them again.
+
+Blocking: each call runs the ``ipset`` command once. Call from a worker thread, as root.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import ipaddress
+import shutil
+import subprocess
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from cloudplane.drivers.errors import DriverError
+from cloudplane.drivers.network_contract import GroupPeers
+
+IPSET = "ipset"
+_TIMEOUT_S = 30.0
+_FAMILIES = {4: ("4", "x", "inet"), 6: ("6", "y", "inet6")}
+"""Per IP version: the name's family letter for the set, for its temporary twin, and ipset's
+family."""
+_VERSION_OF_LETTER = {"4": 4, "6": 6}
+_GROUP_CHARS = 26
+
+
+def ipset_usable() -> bool:
+    """Whether this machine can run ``ipset`` and its kernel keeps sets (needs root)."""
+    if shutil.which(IPSET) is None:
+        return False
+    try:
+        result = subprocess.run(
+            [IPSET, "list", "-n"], capture_output=True, timeout=_TIMEOUT_S, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0
+
+
+class PeerSets:
+    """The ipsets of one driver's security groups (see the module docstring)."""
+
+    def __init__(self, name_prefix: str) -> None:
+        digest = hashlib.sha256(name_prefix.encode()).digest()
+        self._tag = base64.b32encode(digest).decode().lower()[:3]
+
+    def set_name(self, group_id: str, version: int) -> str:
+        """The set holding the group's peers of IP ``version``; a non-UUID id is a
+        ``DriverError`` (cloudplane's ids are UUIDs)."""
+        return self._name(group_id, _FAMILIES[version][0])
+
+    def ensure(self, group_ids: Iterable[str]) -> None:
+        """Create the groups' sets that are missing, empty; existing sets keep their peers."""
+        lines = [
+            self._create(self.set_name(group_id, version), version)
+            for group_id in sorted(set(group_ids))
+            for version in _FAMILIES
+        ]
+        if lines:
+            _restore(lines)
+
+    def replace(self, peers: GroupPeers) -> None:
+        """Make the group's sets hold exactly ``peers.addresses``, each swapped in whole."""
+        by_version: dict[int, list[str]] = defaultdict(list)
+        for address in peers.addresses:
+            parsed = ipaddress.ip_address(address)
+            by_version[parsed.version].append(str(parsed))
+        lines = []
+        for version, (letter, temp_letter, _family) in _FAMILIES.items():
+            name, temp = self._name(peers.id, letter), self._name(peers.id, temp_letter)
+            lines += [self._create(name, version), self._create(temp, version), f"flush {temp}"]
+            lines += [f"add {temp} {address}" for address in sorted(set(by_version[version]))]
+            lines += [f"swap {temp} {name}", f"destroy {temp}"]
+        _restore(lines)
+
+    def remove(self, group_id: str) -> None:
+        """Destroy the group's sets. One that a filter still names (its rules are being
+        changed) cannot go: it is emptied instead, and a later call removes it."""
+        for version in _FAMILIES:
+            name = self.set_name(group_id, version)
+            destroyed = _run(["destroy", name], tolerate=("does not exist", "in use"))
+            if "in use" in destroyed:
+                _run(["flush", name])
+
+    def listing(self) -> list[GroupPeers]:
+        """Every group with a set of this driver's tag, and the addresses its sets hold."""
+        found: dict[str, list[str]] = {}
+        for line in _run(["save"]).splitlines():
+            words = line.split()
+            if len(words) < 2 or words[0] not in ("create", "add"):
+                continue
+            group_id = self.group_of(words[1])
+            if group_id is None:
+                continue
+            addresses = found.setdefault(group_id, [])
+            if words[0] == "add":
+                addresses.append(words[2])
+        return [GroupPeers(id=gid, addresses=tuple(sorted(a))) for gid, a in found.items()]
+
+    def _name(self, group_id: str, letter: str) -> str:
+        try:
+            raw = uuid.UUID(group_id).bytes
+        except ValueError as exc:
+            raise DriverError(
+                f"security group id {group_id!r} is not a UUID", code="invalid_id"
+            ) from exc
+        encoded = base64.b32encode(raw).decode().rstrip("=").lower()
+        return f"{self._tag}{letter}{encoded}"
+
+    def group_of(self, set_name: str) -> str | None:
+        """The group of one of this driver's (non-temporary) sets; None for any other set."""
+        tag, letter, encoded = set_name[:3], set_name[3:4], set_name[4:]
+        if tag != self._tag or letter not in _VERSION_OF_LETTER or len(encoded) != _GROUP_CHARS:
+            return None
+        try:
+            raw = base64.b32decode(encoded.upper() + "======")
+        except ValueError:
+            return None
+        return str(uuid.UUID(bytes=raw)) if len(raw) == 16 else None
+
+    @staticmethod
+    def _create(name: str, version: int) -> str:
+        return f"create {name} hash:ip family {_FAMILIES[version][2]} -exist"
+
+
+def _restore(lines: Sequence[str]) -> None:
+    """Run ``lines`` as one ``ipset restore`` (stops at the first failing line)."""
+    _run(["restore"], stdin="\n".join(lines) + "\n")
+
+
+def _run(arguments: list[str], *, stdin: str | None = None, tolerate: Sequence[str] = ()) -> str:
+    """``ipset`` with ``arguments``: its output, or the error text when it contains one of
+    ``tolerate``. Any other failure is a ``DriverError``."""
+    try:
+        result = subprocess.run(
+            [IPSET, *arguments],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise DriverError(f"ipset {arguments[0]} failed: {exc}", code="unavailable") from exc
+    if result.returncode == 0:
+        return result.stdout
+    error = result.stderr.strip()
+    if any(text in error for text in tolerate):
+        return error
+    raise DriverError(f"ipset {arguments[0]} failed: {error}", code="ipset_failed")
