@@ -94,6 +94,9 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         login_attempts_per_min=0,
         log_json=True,
         log_level="WARNING",
+        # A test reads a group's peers right after its servers settle; the spacing of refreshes
+        # has its own test (tests/unit/kit/test_coalesced_refresh.py).
+        group_peers_interval_s=0,
     )
 
 

@@ -8,6 +8,7 @@ from cloudplane.drivers.factory import build_driver
 from cloudplane.identity.authenticator import Authenticator
 from cloudplane.identity.passwords import PasswordHashing
 from cloudplane.identity.tokens import TokenCodec, load_or_create_secret
+from cloudplane.kit.coalesced_refresh import CoalescedRefresh
 from cloudplane.kit.db import create_engine, session_factory
 from cloudplane.kit.rate_limit import ProcessRateLimiter, RateLimiter
 from cloudplane.kit.shared_rate_limit import RedisRateLimiter
@@ -65,6 +66,7 @@ async def build_runtime(settings: Settings) -> Runtime:
             rate_per_s=settings.login_attempts_per_min / 60,
             burst=settings.login_attempts_burst,
         ),
+        peer_refreshes=CoalescedRefresh(spacing_s=settings.group_peers_interval_s),
     )
 
     async def _execute(operation_id: str) -> None:
@@ -91,6 +93,7 @@ async def close_runtime(runtime: Runtime) -> None:
     if runtime.queue is not None:
         await runtime.queue.drain()
         await runtime.queue.stop()
+    await runtime.peer_refreshes.wait_idle()
     await runtime.rate_limiter.close()
     await runtime.login_limiter.close()
     await runtime.driver.close()

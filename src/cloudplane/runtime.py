@@ -13,6 +13,7 @@ from cloudplane.drivers.contract import Driver
 from cloudplane.identity.authenticator import Authenticator
 from cloudplane.identity.passwords import PasswordHashing
 from cloudplane.identity.quotas import UsageCounter
+from cloudplane.kit.coalesced_refresh import CoalescedRefresh
 from cloudplane.kit.metrics import ApiMetrics
 from cloudplane.kit.rate_limit import ProcessRateLimiter, RateLimiter
 from cloudplane.kit.task_queue import TaskQueue
@@ -46,3 +47,5 @@ class Runtime:
     worker_id: str = field(default_factory=new_worker_id)
     #: Operations this process is running now (a duplicate message for one is dropped).
     running_operations: set[str] = field(default_factory=set)
+    #: Pushes of security groups' peers to the backend, merged per group.
+    peer_refreshes: CoalescedRefresh = field(default_factory=CoalescedRefresh)

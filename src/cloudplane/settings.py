@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     # A round walks every live server, which at 100,000 servers is seconds of CPU; libvirt's
     # lifecycle events start a round at once when a domain changes behind cloudplane's back.
     reconcile_interval_s: float = 60.0
+    group_peers_interval_s: float = Field(
+        default=0.2,
+        ge=0,
+        description="The shortest time between two pushes of one security group's peers to "
+        "the backend: a burst of boots in a group is pushed once per interval.",
+    )
     sweep_interval_s: float = 5.0
     leak_sweep_interval_s: float = 60.0
     pending_resend_after_s: float = 15.0

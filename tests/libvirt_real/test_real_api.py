@@ -18,8 +18,10 @@ import pytest
 
 from cloudplane.drivers.libvirt.domain_xml import console_log_path
 from cloudplane.drivers.libvirt.filter_xml import port_filter_xml
+from cloudplane.drivers.libvirt.peer_sets import PeerSets
 from cloudplane.drivers.storage_contract import GIB
 from cloudplane.images.tiny_image import TINY_IMAGE_CONSOLE_LINE
+from cloudplane.network.group_peers import reconcile_group_peers
 from cloudplane.network.port_reconciler import reconcile_ports
 from cloudplane.settings import Settings
 from tests.libvirt_real.conftest import SHUTDOWN_TIMEOUT_S
@@ -220,3 +222,55 @@ async def test_a_servers_security_groups_are_its_nics_filter_and_reach_the_host_
     assert (await admin.delete(f"/servers/{server['id']}")).status_code == 202
     await admin.settle()
     assert filter_name not in {f.name() for f in host.listAllNWFilters(0)}
+
+
+def _ipset_members(set_name: str) -> set[str]:
+    """The addresses in the host kernel's ipset ``set_name`` (what ``ipset save`` prints)."""
+    saved = subprocess.run(["ipset", "save", set_name], capture_output=True, text=True, check=True)
+    return {line.split()[2] for line in saved.stdout.splitlines() if line.startswith("add ")}
+
+
+def _ipset(*args: str) -> None:
+    subprocess.run(["ipset", *args], capture_output=True, text=True, check=True)
+
+
+async def test_servers_of_one_group_are_each_others_peers_in_the_host_firewall(
+    admin: ApiSession, settings: Settings, host: libvirt.virConnect
+) -> None:
+    first, domain = await booted_server(admin, settings)
+    second, _ = await booted_server(admin, settings)
+    (first_address,), (second_address,) = first["addresses"], second["addresses"]
+    port = (await admin.get(f"/ports/{first_address['port_id']}")).json()
+    (default_group,) = port["security_groups"]
+    peer_set = PeerSets(settings.libvirt_name_prefix).set_name(default_group, 4)
+
+    # The default group admits its members: one ipset that each member's filter names.
+    assert _ipset_members(peer_set) == {first_address["ip"], second_address["ip"]}
+    nic = ET.fromstring(host.lookupByName(domain).XMLDesc(0)).find("./devices/interface/target")
+    assert nic is not None
+    device = nic.get("dev")
+    assert device is not None
+    assert f"-m set --match-set {peer_set} src" in _host_firewall(device)
+
+    assert (await admin.delete(f"/servers/{second['id']}")).status_code == 202
+    await admin.settle()
+    assert _ipset_members(peer_set) == {first_address["ip"]}
+
+    # An operator empties the set by hand; the next reconcile fills it again.
+    _ipset("flush", peer_set)
+    assert await reconcile_group_peers(admin.runtime) == 1
+    assert _ipset_members(peer_set) == {first_address["ip"]}
+
+    # A host restart loses every set. A stopped guest's filter names its sets, and libvirt
+    # cannot start a guest whose filter names a missing set: the start makes them first.
+    stopped = await admin.post(f"/servers/{first['id']}/stop")
+    assert stopped.status_code == 202, stopped.text
+    await admin.settle()
+    for version in (4, 6):
+        _ipset("destroy", PeerSets(settings.libvirt_name_prefix).set_name(default_group, version))
+    started = await admin.post(f"/servers/{first['id']}/start")
+    assert started.status_code == 202, started.text
+    await admin.settle()
+    assert (await shown(admin, first["id"]))["power_state"] == "running"
+    assert await reconcile_group_peers(admin.runtime) == 1
+    assert _ipset_members(peer_set) == {first_address["ip"]}

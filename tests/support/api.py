@@ -71,12 +71,14 @@ async def worker_held(runtime: Runtime) -> AsyncIterator[None]:
 
 
 async def settle(runtime: Runtime) -> None:
-    """Wait for in-process tasks, including tasks those tasks started."""
+    """Wait for in-process tasks, including tasks those tasks started, and for the refreshes
+    of security groups' peers they asked for."""
     queue = runtime.queue
     assert queue is not None
     for _ in range(100):
         await queue.drain()
         if not queue.busy:
+            await runtime.peer_refreshes.wait_idle()
             return
     raise AssertionError("in-process tasks did not settle")
 

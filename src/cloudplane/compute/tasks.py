@@ -29,6 +29,7 @@ from cloudplane.images.models import Image
 from cloudplane.images.storage import ImageStore
 from cloudplane.kit.clock import utcnow
 from cloudplane.kit.db import unit_of_work
+from cloudplane.network.group_peers import concerned_peer_groups, request_peer_refresh
 from cloudplane.network.port_building import PortBuilds
 from cloudplane.network.server_ports import (
     delete_made_ports_on_backend,
@@ -109,6 +110,7 @@ class CreateServer:
             await _yield_to_delete(runtime, operation, "the server was deleted before it was built")
             return
         server, ports = build.server, build.ports
+        request_peer_refresh(runtime, build.peer_groups)
         block_devices = await build_planned_volumes(runtime, build.volumes)
         interfaces = await plug_loaded_ports(runtime, ports)
         spec = _spec(
@@ -169,6 +171,8 @@ class _Build:
     image: Image | None
     volumes: ServerVolumePlan
     ports: PortBuilds
+    peer_groups: set[str]
+    """The security groups whose peers the new ports change (``group_peers``)."""
 
 
 async def _load_build(session: AsyncSession, runtime: Runtime, server_id: str) -> _Build | None:
@@ -176,11 +180,13 @@ async def _load_build(session: AsyncSession, runtime: Runtime, server_id: str) -
     server = await _spawning_server(session, server_id)
     if server is None:
         return None
+    ports = await load_server_port_builds(session, runtime, server.id)
     return _Build(
         server=server,
         image=await session.get(Image, server.image_id) if server.image_id else None,
         volumes=await plan_server_volumes(session, runtime, server.id),
-        ports=await load_server_port_builds(session, runtime, server.id),
+        ports=ports,
+        peer_groups=await concerned_peer_groups(session, runtime, [p.id for p in ports.ports]),
     )
 
 
@@ -242,6 +248,7 @@ class DeleteServer:
         await runtime.driver.delete_server(operation.resource_id)
         async with unit_of_work(runtime.sessions) as session:
             port_ids = await _ports_to_delete(session, operation.resource_id)
+            peer_groups = await concerned_peer_groups(session, runtime, port_ids)
         deletes = await delete_made_ports_on_backend(runtime, port_ids)
         async with unit_of_work(runtime.sessions, write=True) as session:
             server = await repository.get_live_server(session, operation.resource_id)
@@ -258,6 +265,7 @@ class DeleteServer:
                 await release_server_volumes(session, runtime, server.id)
             _record_port_failures(session, operation.id, deletes.failed)
             await finish_operation(session, operation.id)
+        request_peer_refresh(runtime, peer_groups)
 
     async def fail(self, runtime: Runtime, operation: Operation, reason: str) -> None:
         await _fail_server(runtime, operation, reason, task_state=TaskState.DELETING)

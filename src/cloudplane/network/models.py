@@ -141,7 +141,7 @@ class SecurityGroupRule(TimestampMixin, Base):
     port_max: Mapped[int | None] = mapped_column(Integer, default=None)
     remote_cidr: Mapped[str | None] = mapped_column(String(64), default=None)
     remote_group_id: Mapped[str | None] = mapped_column(
-        ForeignKey("security_groups.id"), default=None
+        ForeignKey("security_groups.id"), default=None, index=True
     )
 
 

@@ -31,6 +31,7 @@ from cloudplane.kit.clock import utcnow
 from cloudplane.kit.db import unit_of_work
 from cloudplane.kit.logging import get_logger
 from cloudplane.network import repository
+from cloudplane.network.group_peers import reconcile_group_peers
 from cloudplane.network.models import Port
 from cloudplane.network.port_building import build_ports_on_backend
 from cloudplane.network.port_service import APPLY_SECURITY_GROUPS, RESOURCE
@@ -44,8 +45,9 @@ _BUILT = (PortStatus.ACTIVE.value, PortStatus.DOWN.value)
 
 
 async def reconcile_ports_job(runtime: Runtime) -> None:
-    """The periodic form of ``reconcile_ports``."""
+    """The periodic form of ``reconcile_ports``, and of ``reconcile_group_peers`` after it."""
     await reconcile_ports(runtime)
+    await reconcile_group_peers(runtime)
 
 
 async def reconcile_ports(runtime: Runtime, *, batch_size: int = 200) -> int:

@@ -31,6 +31,9 @@ from cloudplane.runtime import Runtime
 
 RESOURCE = "port"
 APPLY_SECURITY_GROUPS = "apply_security_groups"
+FORMER_GROUPS = "former_groups"
+"""The ``apply_security_groups`` parameter naming the groups the port was in before: they lose
+a peer (``group_peers``)."""
 MAC_PREFIX = "fa:16:3e"
 """Locally administered, unicast: never a real vendor's address."""
 MAC_ATTEMPTS = 8
@@ -166,6 +169,7 @@ async def update_port(
         port.description = body.description
     if body.security_groups is not None:
         groups = await groups_for_port(session, runtime, port.project_id, body.security_groups)
+        former = await repository.security_group_ids_of_ports(session, [port.id])
         await set_port_groups(session, port.id, groups)
         await start_operation(
             session,
@@ -174,6 +178,7 @@ async def update_port(
             action=APPLY_SECURITY_GROUPS,
             resource_type=RESOURCE,
             resource_id=port.id,
+            params={FORMER_GROUPS: former.get(port.id, [])},
         )
     await session.flush()
     return port

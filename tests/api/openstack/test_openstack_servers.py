@@ -101,3 +101,21 @@ async def test_a_failed_build_shows_the_clouds_fault_message(
     assert shown["status"] == "ERROR"
     assert "No valid host was found." in shown["fault"]["message"]
     assert cloud.servers == {}
+
+
+async def test_servers_of_the_default_group_are_its_neutron_address_groups_addresses(
+    admin: ApiSession, cloud: Cloud
+) -> None:
+    first, second = await active_server(admin), await active_server(admin)
+    (port,) = [(await admin.get(f"/ports/{a['port_id']}")).json() for a in first["addresses"]]
+    (default_group,) = port["security_groups"]
+
+    (address_group,) = [
+        g for g in cloud.address_groups.values() if g["name"] == f"cloudplane-group-{default_group}"
+    ]
+    ips = {a["ip"] for server in (first, second) for a in server["addresses"]}
+    assert set(address_group["addresses"]) == {f"{ip}/32" for ip in ips}
+
+    assert (await admin.delete(f"/servers/{second['id']}")).status_code == 202
+    await admin.settle()
+    assert address_group["addresses"] == [f"{a['ip']}/32" for a in first["addresses"]]
