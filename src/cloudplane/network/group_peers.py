@@ -14,10 +14,13 @@ alone), a port whose groups were replaced (its old and new ones). A refresh read
 as they are when it begins and runs in the background of the worker (``CoalescedRefresh``):
 refreshes of one group are merged and begin at least ``group_peers_interval_s`` apart, so a
 burst of boots in one group reads its members a few times a second, not once per boot, and a
-group's peers follow its members within about that interval. A refresh that fails is logged;
-each reconcile round compares every list with the database and repairs the difference, which
-also covers refreshes lost with a stopped worker and two workers whose refreshes landed in the
-wrong order.
+group's peers follow its members within about that interval.
+
+Two worker processes may push one group's list in the wrong order: the one that read first
+pushing last. So after a push the pusher reads the members again and, when they differ from
+what it pushed, asks for another refresh: whoever pushed last checks last. A refresh that fails
+is logged; each reconcile round compares every list with the database and repairs the
+difference, which also covers refreshes lost with a stopped worker.
 """
 
 from __future__ import annotations
@@ -77,11 +80,18 @@ def request_peer_refresh(runtime: Runtime, group_ids: Iterable[str]) -> None:
 
 
 async def _push(runtime: Runtime, group_id: str) -> GroupPeers:
-    """Hand the backend the group's members as they are now."""
-    async with unit_of_work(runtime.sessions) as session:
-        peers = (await peers_of_groups(session, [group_id]))[group_id]
+    """Hand the backend the group's members as they are now, then check that they still are
+    (see the module docstring); returns what was pushed."""
+    peers = await _members(runtime, group_id)
     await runtime.driver.set_group_peers(peers)
+    if set((await _members(runtime, group_id)).addresses) != set(peers.addresses):
+        request_peer_refresh(runtime, [group_id])
     return peers
+
+
+async def _members(runtime: Runtime, group_id: str) -> GroupPeers:
+    async with unit_of_work(runtime.sessions) as session:
+        return (await peers_of_groups(session, [group_id]))[group_id]
 
 
 async def _push_or_log(runtime: Runtime, group_id: str) -> None:

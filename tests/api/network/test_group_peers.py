@@ -8,13 +8,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from tests.api.network.network_factories import create_network, create_port, unique
-from tests.support.api import ApiSession
+from tests.support.api import ApiSession, worker_held
 from tests.support.databases import ALL_ENGINES
 from tests.support.factories import active_server, create_server
+from tests.support.held_calls import HeldCall
 
 from cloudplane.audit.models import AuditEvent
 from cloudplane.drivers.network_contract import GroupPeers
-from cloudplane.network.group_peers import reconcile_group_peers
+from cloudplane.network.group_peers import reconcile_group_peers, request_peer_refresh
 
 
 async def backend_peers(api: ApiSession) -> dict[str, set[str]]:
@@ -135,3 +136,27 @@ async def test_a_reconcile_repairs_changed_peers_and_drops_those_no_rule_needs(
         )
         assert list(repairs) == [default["id"]]
     assert await reconcile_group_peers(admin.runtime) == 0  # nothing left to repair
+
+
+async def test_a_stale_list_pushed_last_by_one_worker_is_pushed_again_by_it(
+    admin: ApiSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    default = await group_named(admin, "default")
+    server = await active_server(admin)
+    network_id = server["addresses"][0]["network_id"]
+    driver = admin.runtime.driver
+    other_workers_push = driver.set_group_peers
+    held = HeldCall(monkeypatch, driver, "set_group_peers")
+
+    request_peer_refresh(admin.runtime, [default["id"]])
+    await held.reached()  # this worker has read the members: the server alone
+    async with worker_held(admin.runtime):
+        port = await create_port(admin, network_id)  # a member now; its operation waits
+        everyone = {ip_of(server), *port["fixed_ips"]}
+        # Another worker read after the port came and pushed first.
+        await other_workers_push(GroupPeers(id=default["id"], addresses=tuple(everyone)))
+        held.release()  # this worker's older list lands last...
+        await admin.runtime.peer_refreshes.wait_idle()
+
+        # ...and its check after the push found the members changed and pushed again.
+        assert (await backend_peers(admin))[default["id"]] == everyone
