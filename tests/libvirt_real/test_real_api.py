@@ -274,3 +274,33 @@ async def test_servers_of_one_group_are_each_others_peers_in_the_host_firewall(
     assert (await shown(admin, first["id"]))["power_state"] == "running"
     assert await reconcile_group_peers(admin.runtime) == 1
     assert _ipset_members(peer_set) == {first_address["ip"]}
+
+
+async def test_a_server_defined_without_its_filter_gets_it_at_its_next_start(
+    admin: ApiSession, settings: Settings, host: libvirt.virConnect
+) -> None:
+    server, domain = await booted_server(admin, settings)
+    (address,) = server["addresses"]
+    filter_name = f"{settings.libvirt_name_prefix}port-{address['port_id']}"
+    assert (await admin.post(f"/servers/{server['id']}/stop")).status_code == 202
+    await admin.settle()
+    # As a server defined before ports were filtered here: no filterref, and no filter.
+    definition = ET.fromstring(host.lookupByName(domain).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
+    interface = definition.find("./devices/interface")
+    assert interface is not None
+    interface.remove(interface.find("filterref"))  # type: ignore[arg-type]
+    host.defineXML(ET.tostring(definition, encoding="unicode"))
+    host.nwfilterLookupByName(filter_name).undefine()
+
+    assert (await admin.post(f"/servers/{server['id']}/start")).status_code == 202
+    await admin.settle()
+
+    assert (await shown(admin, server["id"]))["power_state"] == "running"
+    nic = ET.fromstring(host.lookupByName(domain).XMLDesc(0)).find("./devices/interface")
+    assert nic is not None
+    assert nic.find("filterref").get("filter") == filter_name  # type: ignore[union-attr]
+    # The filter it got admits only addressing; the next reconcile pushes the port's rules.
+    assert await reconcile_ports(admin.runtime) == 1
+    await admin.settle()
+    backend = {p.id: p for p in await admin.runtime.driver.list_ports()}
+    assert backend[address["port_id"]].security_rules

@@ -9,10 +9,14 @@ from cloudplane.drivers.libvirt.domain_xml import (
     DiskDevice,
     DomainDefinition,
     NetworkInterface,
+    UnfilteredNic,
     attached_disks,
     console_log_path,
     disk_alias,
+    port_filters_of,
+    unfiltered_nics,
     vnc_port,
+    with_port_filters,
 )
 from cloudplane.drivers.libvirt.network_xml import (
     DhcpHost,
@@ -53,6 +57,26 @@ def test_a_domain_has_its_resources_disks_nics_serial_log_and_loopback_vnc() -> 
     assert root.find("devices/interface/mac").get("address") == "fa:16:3e:00:00:01"  # type: ignore[union-attr]
     assert root.find("devices/graphics/listen").get("address") == "127.0.0.1"  # type: ignore[union-attr]
     assert console_log_path(a_domain().xml()) == "/var/log/cp-1-serial.log"
+
+
+def test_interfaces_without_a_filter_are_found_and_given_theirs() -> None:
+    xml = a_domain(
+        interfaces=(
+            NetworkInterface(network="cp-net-1", mac="fa:16:3e:00:00:01"),
+            NetworkInterface(network="cp-net-2", mac="fa:16:3e:00:00:02", port_filter="cp-port-2"),
+            NetworkInterface(network="cp-net-3", mac="fa:16:3e:00:00:03"),
+        )
+    ).xml()
+
+    assert unfiltered_nics(xml) == [
+        UnfilteredNic(network="cp-net-1", mac="fa:16:3e:00:00:01"),
+        UnfilteredNic(network="cp-net-3", mac="fa:16:3e:00:00:03"),
+    ]
+    filtered = with_port_filters(
+        xml, {"fa:16:3e:00:00:01": "cp-port-1", "fa:16:3e:00:00:02": "cp-port-other"}
+    )
+    assert port_filters_of(filtered) == ["cp-port-1", "cp-port-2"]  # a filterref is kept
+    assert unfiltered_nics(filtered) == [UnfilteredNic(network="cp-net-3", mac="fa:16:3e:00:00:03")]
 
 
 def test_disks_and_the_vnc_port_are_read_back_from_a_live_domain() -> None:

@@ -218,9 +218,8 @@ class LibvirtCompute(LibvirtParts):
             self._options.console_log(server_id).unlink(missing_ok=True)
 
     def _boot(self, connection: libvirt.virConnect, domain: libvirt.virDomain) -> None:
-        """Start the defined domain, once the peer sets its port filters name exist."""
-        self._ensure_peer_sets_of(connection, domain)
-        domain.create()
+        """Start the defined domain, its port filters and what they name in place."""
+        self._prepare_to_boot(connection, domain).create()
 
     def _undefine(self, domain: libvirt.virDomain) -> None:
         test = self._host.is_test_driver

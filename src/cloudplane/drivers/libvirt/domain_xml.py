@@ -149,6 +149,38 @@ def console_log_path(domain_xml: str) -> str | None:
     return None if source is None else source.get("path")
 
 
+@dataclass(frozen=True, slots=True)
+class UnfilteredNic:
+    """An interface of a domain that refers to no network filter."""
+
+    network: str
+    mac: str
+
+
+def unfiltered_nics(domain_xml: str) -> list[UnfilteredNic]:
+    """The domain's interfaces on libvirt networks without a ``filterref``, in order."""
+    found = []
+    for interface in ET.fromstring(domain_xml).iterfind("./devices/interface[@type='network']"):
+        source, mac = interface.find("source"), interface.find("mac")
+        if interface.find("filterref") is None and source is not None and mac is not None:
+            found.append(
+                UnfilteredNic(network=source.get("network", ""), mac=mac.get("address", ""))
+            )
+    return found
+
+
+def with_port_filters(domain_xml: str, filters: dict[str, str]) -> str:
+    """``domain_xml`` with ``filterref`` ``filters[mac]`` added to each interface whose MAC is
+    in ``filters`` and that has none."""
+    root = ET.fromstring(domain_xml)
+    for interface in root.iterfind("./devices/interface[@type='network']"):
+        mac = interface.find("mac")
+        name = filters.get(mac.get("address", "")) if mac is not None else None
+        if name is not None and interface.find("filterref") is None:
+            ET.SubElement(interface, "filterref", filter=name)
+    return ET.tostring(root, encoding="unicode")
+
+
 def port_filters_of(domain_xml: str) -> list[str]:
     """The nwfilters the domain's interfaces refer to, in document order."""
     return [

@@ -25,7 +25,12 @@ import libvirt
 from cloudplane.drivers.capabilities import Capability
 from cloudplane.drivers.errors import DriverError, ResourceNotFound, Unsupported
 from cloudplane.drivers.libvirt.connection import is_missing, start_unless_running
-from cloudplane.drivers.libvirt.domain_xml import NetworkInterface, port_filters_of
+from cloudplane.drivers.libvirt.domain_xml import (
+    NetworkInterface,
+    port_filters_of,
+    unfiltered_nics,
+    with_port_filters,
+)
 from cloudplane.drivers.libvirt.filter_xml import groups_named, port_filter_xml, rules_of_filter
 from cloudplane.drivers.libvirt.network_xml import (
     DhcpHost,
@@ -300,20 +305,51 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
             port_filter_xml(name, rules, ip_version=version, uuid=uuid, peer_set=peer_set)
         )
 
-    def _ensure_peer_sets_of(
+    def _prepare_to_boot(
         self, connection: libvirt.virConnect, domain: libvirt.virDomain
-    ) -> None:
-        """Create the peer sets that the domain's port filters name and the host lacks (a host
-        restart empties the kernel's sets): libvirt cannot start a guest whose filter names a
-        missing set. They stay empty until the next ``set_group_peers``."""
-        if self._peer_sets is None:
-            return
-        groups: set[str] = set()
-        for filter_name in port_filters_of(domain.XMLDesc(0)):
-            port_id = self._options.port_id_of_filter(filter_name)
-            if port_id is not None:
-                groups |= groups_named(self._rules_blocking(connection, port_id))
-        self._peer_sets.ensure(groups)
+    ) -> libvirt.virDomain:
+        """The domain, made ready to start where ports are filtered: each interface refers to
+        its port's filter, and the peer sets those filters name exist."""
+        if not self._filters_ports:
+            return domain
+        domain = self._filter_unfiltered_nics(connection, domain)
+        if self._peer_sets is not None:
+            # A host restart empties the kernel's sets, and libvirt cannot start a guest whose
+            # filter names a missing set. They stay empty until the next set_group_peers.
+            groups: set[str] = set()
+            for filter_name in port_filters_of(domain.XMLDesc(0)):
+                port_id = self._options.port_id_of_filter(filter_name)
+                if port_id is not None:
+                    groups |= groups_named(self._rules_blocking(connection, port_id))
+            self._peer_sets.ensure(groups)
+        return domain
+
+    def _filter_unfiltered_nics(
+        self, connection: libvirt.virConnect, domain: libvirt.virDomain
+    ) -> libvirt.virDomain:
+        """Give an interface with no filter its port's (a server defined before ports were
+        filtered here): unfiltered traffic must not pass for filtered. A port without a filter
+        gets one that admits only what its address needs, until the reconciler pushes the
+        port's rules."""
+        persistent = domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+        unfiltered = unfiltered_nics(persistent)
+        if not unfiltered:
+            return domain
+        filters: dict[str, str] = {}
+        ports = {
+            (self._options.network_name(network_id), host.mac): host
+            for network_id, host in self._all_ports(connection)
+        }
+        for nic in unfiltered:
+            host = ports.get((nic.network, nic.mac))
+            if host is None:
+                continue  # not on one of cloudplane's networks
+            if self._find_filter(connection, host.port_id) is None:
+                self._define_filter(connection, host.port_id, host.ip, ())
+            filters[nic.mac] = self._options.port_filter_name(host.port_id)
+        if not filters:
+            return domain
+        return connection.defineXML(with_port_filters(persistent, filters))
 
     def _rules_blocking(
         self, connection: libvirt.virConnect, port_id: str

@@ -43,10 +43,11 @@ class LibvirtParts(abc.ABC):
         """Make sure the interface's port exists; return the domain's NIC for it."""
 
     @abc.abstractmethod
-    def _ensure_peer_sets_of(
+    def _prepare_to_boot(
         self, connection: libvirt.virConnect, domain: libvirt.virDomain
-    ) -> None:
-        """Make what the domain's port filters name exist on the host, before it starts."""
+    ) -> libvirt.virDomain:
+        """The domain with its interfaces' filters in place and what they name on the host,
+        ready to start (redefined when an interface lacked its filter)."""
 
     @abc.abstractmethod
     def _domain(self, connection: libvirt.virConnect, server_id: str) -> libvirt.virDomain:
