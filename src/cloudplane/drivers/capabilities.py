@@ -19,5 +19,8 @@ class Capability(enum.StrEnum):
     GROUP_PEERS = "group_peers"
     """Rules whose peer is a security group admit that group's members (``set_group_peers``);
     without it such rules admit nobody."""
+    GROUP_PEERS_WITH_PROTOCOL = "group_peers_with_protocol"
+    """With ``group_peers``: also rules that name a protocol (and ports), not only rules for
+    any protocol."""
     VOLUME_DATA = "volume_data"
     """Copying a volume's bytes out to a file and back in (what the ``backup`` provider needs)."""

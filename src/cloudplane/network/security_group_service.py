@@ -40,6 +40,26 @@ def require_security_groups(runtime: Runtime) -> None:
         raise NotSupported("the driver does not support security groups")
 
 
+def _require_group_peers(runtime: Runtime, body: SecurityGroupRuleCreate) -> None:
+    """501 ``not_supported`` for a rule naming a group as its peer that the backend would let
+    nobody through: better refused than silently closed."""
+    if body.remote_group_id is None:
+        return
+    capabilities = runtime.driver.capabilities
+    if Capability.GROUP_PEERS not in capabilities:
+        raise NotSupported(
+            "the driver cannot admit a security group's members; give the peer as remote_cidr"
+        )
+    if (
+        body.protocol is not RuleProtocol.ANY
+        and Capability.GROUP_PEERS_WITH_PROTOCOL not in capabilities
+    ):
+        raise NotSupported(
+            "the driver admits a security group's members only in rules for any protocol; "
+            "use protocol any, or give the peer as remote_cidr"
+        )
+
+
 async def get_group(
     session: AsyncSession,
     principal: Principal,
@@ -164,6 +184,7 @@ async def add_rule(
     if body.remote_group_id is not None:
         await get_group(session, principal, body.remote_group_id)
     port_min, port_max = _checked_ports(body)
+    _require_group_peers(runtime, body)
     rule = SecurityGroupRule(
         id=new_id(),
         security_group_id=group.id,

@@ -8,13 +8,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from tests.api.network.network_factories import create_network, create_port, unique
-from tests.support.api import ApiSession, worker_held
+from tests.support.api import ApiSession, assert_error, worker_held
 from tests.support.databases import ALL_ENGINES
 from tests.support.factories import active_server, create_server
 from tests.support.held_calls import HeldCall
 
 from cloudplane.audit.models import AuditEvent
+from cloudplane.drivers.base import Capability
 from cloudplane.drivers.network_contract import GroupPeers
+from cloudplane.drivers.simulator import SimulatorDriver
 from cloudplane.network.group_peers import reconcile_group_peers, request_peer_refresh
 
 
@@ -160,3 +162,36 @@ async def test_a_stale_list_pushed_last_by_one_worker_is_pushed_again_by_it(
 
         # ...and its check after the push found the members changed and pushed again.
         assert (await backend_peers(admin))[default["id"]] == everyone
+
+
+@pytest.mark.parametrize(
+    ("missing", "refused_protocols"),
+    [
+        ({Capability.GROUP_PEERS, Capability.GROUP_PEERS_WITH_PROTOCOL}, {"any", "tcp"}),
+        ({Capability.GROUP_PEERS_WITH_PROTOCOL}, {"tcp"}),  # as on libvirt
+    ],
+)
+async def test_a_rule_naming_a_group_the_backend_cannot_admit_is_501_and_not_stored(
+    admin: ApiSession,
+    monkeypatch: pytest.MonkeyPatch,
+    missing: set[Capability],
+    refused_protocols: set[str],
+) -> None:
+    monkeypatch.setattr(
+        SimulatorDriver, "capabilities", property(lambda _self: frozenset(Capability) - missing)
+    )
+    default = await group_named(admin, "default")
+    before = (await admin.get(f"/security-groups/{default['id']}")).json()["rules"]
+
+    answers = {}
+    for protocol in ("any", "tcp"):
+        rule = {"direction": "ingress", "protocol": protocol, "remote_group_id": default["id"]}
+        answers[protocol] = await admin.post(f"/security-groups/{default['id']}/rules", json=rule)
+
+    for protocol, answer in answers.items():
+        if protocol in refused_protocols:
+            assert_error(answer, 501, "not_supported")
+        else:
+            assert answer.status_code == 201, answer.text
+    after = (await admin.get(f"/security-groups/{default['id']}")).json()["rules"]
+    assert len(after) == len(before) + 2 - len(refused_protocols)

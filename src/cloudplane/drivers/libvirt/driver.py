@@ -60,6 +60,8 @@ class LibvirtDriver(LibvirtCompute, LibvirtStorage, LibvirtNetwork, Driver):
                 capabilities.add(Capability.VOLUME_DATA)
             if options.is_local and ipset_usable():
                 # The sets live in this machine's kernel, so only a local host can use them.
+                # libvirt matches a set only in rules for any protocol: no
+                # GROUP_PEERS_WITH_PROTOCOL.
                 self._peer_sets = PeerSets(options.name_prefix)
                 capabilities.add(Capability.GROUP_PEERS)
         self._capabilities = frozenset(capabilities)

@@ -71,7 +71,11 @@ class LibvirtFleet(Driver):
         if len(self._members) > 1:
             # A port's filter lives on the primary host, but a guest on another host would need
             # it on its own: unfiltered traffic must not pass for filtered.
-            capabilities -= {Capability.SECURITY_GROUPS, Capability.GROUP_PEERS}
+            capabilities -= {
+                Capability.SECURITY_GROUPS,
+                Capability.GROUP_PEERS,
+                Capability.GROUP_PEERS_WITH_PROTOCOL,
+            }
         self._capabilities = capabilities
         # Which servers each host held when it last answered, for when it does not.
         self._last_seen: list[dict[str, ServerInfo]] = [{} for _ in self._members]

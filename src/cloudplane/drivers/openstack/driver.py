@@ -32,7 +32,7 @@ class OpenStackDriver(OpenStackNetwork, OpenStackStorage, OpenStackCompute, Driv
     @property
     def capabilities(self) -> frozenset[Capability]:
         if self.backend.address_groups is False:
-            return _CAPABILITIES - {Capability.GROUP_PEERS}
+            return _CAPABILITIES - {Capability.GROUP_PEERS, Capability.GROUP_PEERS_WITH_PROTOCOL}
         return _CAPABILITIES
 
     async def open(self) -> None:
