@@ -59,7 +59,7 @@ def keeps_peers(runtime: Runtime) -> bool:
     return Capability.GROUP_PEERS in runtime.driver.capabilities
 
 
-async def refresh_peers_of_ports(
+async def request_peer_refresh_for_ports(
     runtime: Runtime, port_ids: Collection[str], *, former_groups: Iterable[str] = ()
 ) -> None:
     """Ask for the peer groups that ports ``port_ids`` concern (``groups_to_refresh``) to be

@@ -13,7 +13,7 @@ from cloudplane.drivers.network_contract import FloatingIpSpec
 from cloudplane.kit.db import unit_of_work
 from cloudplane.network import repository
 from cloudplane.network.floating_ip_schemas import FloatingIpStatus, FloatingIpTask
-from cloudplane.network.group_peers import refresh_peers_of_ports
+from cloudplane.network.group_peers import request_peer_refresh_for_ports
 from cloudplane.network.ipam import release_floating_address, release_port_addresses
 from cloudplane.network.models import FloatingIp, Network, Port
 from cloudplane.network.network_service import network_spec
@@ -94,7 +94,7 @@ class CreatePort:
         if port is None or port.status != PortStatus.BUILD.value:
             await _finish(runtime, operation, "the port was deleted before it could be built")
             return
-        await refresh_peers_of_ports(runtime, [port.id])
+        await request_peer_refresh_for_ports(runtime, [port.id])
         await build_ports_on_backend(runtime, [port.id])
         settled = PortStatus.ACTIVE if port.device_id else PortStatus.DOWN
         async with unit_of_work(runtime.sessions, write=True) as session:
@@ -131,7 +131,7 @@ class DeletePort:
         async with unit_of_work(runtime.sessions, write=True) as session:
             await release_port_addresses(session, operation.resource_id)
             await finish_operation(session, operation.id)
-        await refresh_peers_of_ports(runtime, [operation.resource_id])
+        await request_peer_refresh_for_ports(runtime, [operation.resource_id])
 
     async def fail(self, runtime: Runtime, operation: Operation, reason: str) -> None:
         # The addresses stay taken: the backend may still hold the port. The leak sweep retries.
@@ -158,7 +158,7 @@ async def _apply_rules(runtime: Runtime, port_ids: list[str]) -> int:
 class ApplyPortRules:
     async def run(self, runtime: Runtime, operation: Operation) -> None:
         former = operation.params.get(FORMER_GROUPS, [])
-        await refresh_peers_of_ports(runtime, [operation.resource_id], former_groups=former)
+        await request_peer_refresh_for_ports(runtime, [operation.resource_id], former_groups=former)
         await _apply_rules(runtime, [operation.resource_id])
         await _finish(runtime, operation)
 
@@ -170,7 +170,7 @@ class ApplyGroupRules:
     async def run(self, runtime: Runtime, operation: Operation) -> None:
         async with unit_of_work(runtime.sessions) as session:
             port_ids = await repository.live_ports_of_group(session, operation.resource_id)
-        await refresh_peers_of_ports(runtime, port_ids)
+        await request_peer_refresh_for_ports(runtime, port_ids)
         applied = await _apply_rules(runtime, port_ids)
         async with unit_of_work(runtime.sessions, write=True) as session:
             record_event(session, operation.id, f"rules applied to {applied} ports")
