@@ -275,6 +275,12 @@ async def test_servers_of_one_group_are_each_others_peers_in_the_host_firewall(
     assert await reconcile_group_peers(admin.runtime) == 1
     assert _ipset_members(peer_set) == {first_address["ip"]}
 
+    # The running guest's filter names the set, so deleting the group's peers empties it.
+    await admin.runtime.driver.delete_group_peers(default_group)
+    assert _ipset_members(peer_set) == set()
+    assert await reconcile_group_peers(admin.runtime) == 1
+    assert _ipset_members(peer_set) == {first_address["ip"]}
+
 
 async def test_a_server_defined_without_its_filter_gets_it_at_its_next_start(
     admin: ApiSession, settings: Settings, host: libvirt.virConnect
