@@ -219,7 +219,9 @@ class NetworkDriver(abc.ABC):
 
     @abc.abstractmethod
     async def delete_group_peers(self, group_id: str) -> None:
-        """Forget the group's peers; rules that still name it admit nobody. Unknown groups
+        """Forget the group's peers: afterwards rules that still name it admit nobody. The
+        group is no longer listed, except where a port's rules on the backend still name it:
+        there it may stay listed with no addresses until a later delete. Unknown groups
         succeed."""
 
     @abc.abstractmethod
