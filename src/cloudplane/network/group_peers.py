@@ -64,10 +64,11 @@ async def request_peer_refresh_for_ports(
 ) -> None:
     """Ask for the peer groups that ports ``port_ids`` concern (``groups_to_refresh``) to be
     refreshed."""
-    if not keeps_peers(runtime) or not (port_ids or former_groups):
+    former = list(former_groups)
+    if not keeps_peers(runtime) or not (port_ids or former):
         return
     async with unit_of_work(runtime.sessions) as session:
-        group_ids = await concerned_peer_groups(session, runtime, port_ids, former_groups)
+        group_ids = await groups_to_refresh(session, port_ids, former)
     request_peer_refresh(runtime, group_ids)
 
 

@@ -13,7 +13,11 @@ from cloudplane.drivers.network_contract import FloatingIpSpec
 from cloudplane.kit.db import unit_of_work
 from cloudplane.network import repository
 from cloudplane.network.floating_ip_schemas import FloatingIpStatus, FloatingIpTask
-from cloudplane.network.group_peers import request_peer_refresh_for_ports
+from cloudplane.network.group_peers import (
+    concerned_peer_groups,
+    request_peer_refresh,
+    request_peer_refresh_for_ports,
+)
 from cloudplane.network.ipam import release_floating_address, release_port_addresses
 from cloudplane.network.models import FloatingIp, Network, Port
 from cloudplane.network.network_service import network_spec
@@ -91,10 +95,11 @@ class CreatePort:
     async def run(self, runtime: Runtime, operation: Operation) -> None:
         async with unit_of_work(runtime.sessions) as session:
             port = await repository.get_row(session, Port, operation.resource_id)
+            peer_groups = await concerned_peer_groups(session, runtime, [operation.resource_id])
         if port is None or port.status != PortStatus.BUILD.value:
             await _finish(runtime, operation, "the port was deleted before it could be built")
             return
-        await request_peer_refresh_for_ports(runtime, [port.id])
+        request_peer_refresh(runtime, peer_groups)
         await build_ports_on_backend(runtime, [port.id])
         settled = PortStatus.ACTIVE if port.device_id else PortStatus.DOWN
         async with unit_of_work(runtime.sessions, write=True) as session:
@@ -170,7 +175,8 @@ class ApplyGroupRules:
     async def run(self, runtime: Runtime, operation: Operation) -> None:
         async with unit_of_work(runtime.sessions) as session:
             port_ids = await repository.live_ports_of_group(session, operation.resource_id)
-        await request_peer_refresh_for_ports(runtime, port_ids)
+            peer_groups = await concerned_peer_groups(session, runtime, port_ids)
+        request_peer_refresh(runtime, peer_groups)
         applied = await _apply_rules(runtime, port_ids)
         async with unit_of_work(runtime.sessions, write=True) as session:
             record_event(session, operation.id, f"rules applied to {applied} ports")

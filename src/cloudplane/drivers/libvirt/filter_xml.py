@@ -110,11 +110,13 @@ def rules_of_filter(filter_xml: str) -> tuple[SecurityRuleSpec, ...]:
 
 def groups_named(rules: Sequence[SecurityRuleSpec]) -> set[str]:
     """The security groups whose ipsets a filter of ``rules`` names (where they are kept)."""
-    return {
-        rule.remote_group_id
-        for rule in rules
-        if rule.remote_group_id is not None and rule.protocol is RuleProtocol.ANY
-    }
+    return {group_id for rule in rules if (group_id := _peer_set_group(rule)) is not None}
+
+
+def _peer_set_group(rule: SecurityRuleSpec) -> str | None:
+    """The group whose ipset the rule matches; None for a rule that cannot name one (libvirt
+    takes ``ipset`` only on its protocol-less rules) or has no group as its peer."""
+    return rule.remote_group_id if rule.protocol is RuleProtocol.ANY else None
 
 
 def _accepting(
@@ -126,8 +128,9 @@ def _accepting(
     peer = rule.remote_cidr
     if rule.remote_group_id is not None:
         peer = _NOBODY[rule.ethertype]
-        if peer_set is not None and rule.protocol is RuleProtocol.ANY:
-            attributes["ipset"] = peer_set(rule.remote_group_id, _VERSIONS[rule.ethertype])
+        set_group = _peer_set_group(rule)
+        if peer_set is not None and set_group is not None:
+            attributes["ipset"] = peer_set(set_group, _VERSIONS[rule.ethertype])
             attributes["ipsetflags"] = side
             peer = None
     if peer is not None:

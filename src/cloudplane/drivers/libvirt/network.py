@@ -113,11 +113,12 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         )
 
     async def delete_group_peers(self, group_id: str) -> None:
-        if self._peer_sets is None:
+        peer_sets = self._peer_sets
+        if peer_sets is None:
             return
         await self._changing(
             f"deleting the peers of security group {group_id}",
-            lambda _connection: self._kept_peer_sets.remove(group_id),
+            lambda _connection: peer_sets.remove(group_id),
         )
 
     async def list_group_peers(self) -> list[GroupPeers]:
@@ -312,12 +313,12 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         its port's filter, and the peer sets those filters name exist."""
         if not self._filters_ports:
             return domain
-        domain = self._filter_unfiltered_nics(connection, domain)
+        domain, definition = self._filter_unfiltered_nics(connection, domain)
         if self._peer_sets is not None:
             # A host restart empties the kernel's sets, and libvirt cannot start a guest whose
             # filter names a missing set. They stay empty until the next set_group_peers.
             groups: set[str] = set()
-            for filter_name in port_filters_of(domain.XMLDesc(0)):
+            for filter_name in port_filters_of(definition):
                 port_id = self._options.port_id_of_filter(filter_name)
                 if port_id is not None:
                     groups |= groups_named(self._rules_blocking(connection, port_id))
@@ -326,15 +327,15 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
 
     def _filter_unfiltered_nics(
         self, connection: libvirt.virConnect, domain: libvirt.virDomain
-    ) -> libvirt.virDomain:
+    ) -> tuple[libvirt.virDomain, str]:
         """Give an interface with no filter its port's (a server defined before ports were
         filtered here): unfiltered traffic must not pass for filtered. A port without a filter
         gets one that admits only what its address needs, until the reconciler pushes the
-        port's rules."""
+        port's rules. Returns the domain and its persistent definition, as changed."""
         persistent = domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
         unfiltered = unfiltered_nics(persistent)
         if not unfiltered:
-            return domain
+            return domain, persistent
         filters: dict[str, str] = {}
         ports = {
             (self._options.network_name(network_id), host.mac): host
@@ -348,8 +349,9 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
                 self._define_filter(connection, host.port_id, host.ip, ())
             filters[nic.mac] = self._options.port_filter_name(host.port_id)
         if not filters:
-            return domain
-        return connection.defineXML(with_port_filters(persistent, filters))
+            return domain, persistent
+        definition = with_port_filters(persistent, filters)
+        return connection.defineXML(definition), definition
 
     def _rules_blocking(
         self, connection: libvirt.virConnect, port_id: str
