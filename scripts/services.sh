@@ -69,6 +69,10 @@ missing_packages() {
   have dnsmasq || echo dnsmasq-base
   # The peers of security groups on the libvirt backend are ipsets.
   have ipset || echo ipset
+  # Floating IPs on the libvirt backend are iptables NAT rules; their tests use network
+  # namespaces (iproute2).
+  { have iptables && have ip6tables && have iptables-restore; } || echo iptables
+  have ip || echo iproute2
 }
 
 libvirt_installed() {

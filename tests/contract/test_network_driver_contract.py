@@ -48,8 +48,8 @@ def network_spec(cidr: str = "10.20.0.0/24") -> NetworkSpec:
     )
 
 
-def port_spec(network_id: str, ip: str = "10.20.0.10") -> PortSpec:
-    return PortSpec(id=new_id(), network_id=network_id, mac="fa:16:3e:00:00:01", fixed_ips=(ip,))
+def port_spec(network_id: str, ip: str = "10.20.0.10", mac: str = "fa:16:3e:00:00:01") -> PortSpec:
+    return PortSpec(id=new_id(), network_id=network_id, mac=mac, fixed_ips=(ip,))
 
 
 def ssh_rule() -> SecurityRuleSpec:
@@ -181,7 +181,7 @@ async def test_associating_with_another_port_moves_the_floating_ip(
     network_driver: NetworkDriver,
 ) -> None:
     first = await made_port(network_driver)
-    second = port_spec(first.network_id, ip="10.20.0.11")
+    second = port_spec(first.network_id, ip="10.20.0.11", mac="fa:16:3e:00:00:0b")
     await network_driver.create_port(second)
     spec = floating_ip_for(first)
     await network_driver.associate_floating_ip(spec)

@@ -18,9 +18,11 @@ import pytest
 
 from cloudplane.drivers.libvirt.domain_xml import console_log_path
 from cloudplane.drivers.libvirt.filter_xml import port_filter_xml
+from cloudplane.drivers.libvirt.floating_ip_nat import FloatingIpNat
 from cloudplane.drivers.libvirt.peer_sets import PeerSets
 from cloudplane.drivers.storage_contract import GIB
 from cloudplane.images.tiny_image import TINY_IMAGE_CONSOLE_LINE
+from cloudplane.network.floating_ip_reconciler import reconcile_floating_ips
 from cloudplane.network.group_peers import reconcile_group_peers
 from cloudplane.network.port_reconciler import reconcile_ports
 from cloudplane.settings import Settings
@@ -310,3 +312,47 @@ async def test_a_server_defined_without_its_filter_gets_it_at_its_next_start(
     await admin.settle()
     backend = {p.id: p for p in await admin.runtime.driver.list_ports()}
     assert backend[address["port_id"]].security_rules
+
+
+async def test_a_servers_floating_ip_is_a_nat_rule_on_the_host_kept_by_the_reconciler(
+    admin: ApiSession, settings: Settings
+) -> None:
+    server, _domain = await booted_server(admin, settings)
+    (address,) = server["addresses"]
+    allocated = await admin.post("/floating-ips", json={})
+    assert allocated.status_code == 201, allocated.text
+    floating_ip = allocated.json()
+    associated = await admin.post(
+        f"/floating-ips/{floating_ip['id']}/associate", json={"server_id": server["id"]}
+    )
+    assert associated.status_code == 202, associated.text
+    await admin.settle()
+    assert (await admin.get(f"/floating-ips/{floating_ip['id']}")).json()["status"] == "ACTIVE"
+    assert (await shown(admin, server["id"]))["floating_ips"] == [
+        {"id": floating_ip["id"], "ip": floating_ip["ip"]}
+    ]
+    nat = FloatingIpNat(settings.libvirt_name_prefix)
+    dnat = f"-d {floating_ip['ip']}/32 "
+    assert _nat_rules(nat.dnat_chain) == [dnat + f"--to-destination {address['ip']}"]
+
+    # A host restart loses the rules; the next reconcile makes them again.
+    nat.remove()
+    assert await reconcile_floating_ips(admin.runtime) == 1
+    assert _nat_rules(nat.dnat_chain) == [dnat + f"--to-destination {address['ip']}"]
+
+    assert (await admin.delete(f"/servers/{server['id']}")).status_code == 202
+    await admin.settle()
+    assert _nat_rules(nat.dnat_chain) == []
+
+
+def _nat_rules(chain: str) -> list[str]:
+    """The DNAT rules of ``chain`` on the host, as ``-d <floating> --to-destination <fixed>``."""
+    listing = subprocess.run(
+        ["iptables", "-t", "nat", "-S", chain], capture_output=True, text=True, check=True
+    ).stdout
+    rules = []
+    for line in listing.splitlines():
+        words = line.split()
+        if words[:2] == ["-A", chain]:
+            rules.append(f"-d {words[words.index('-d') + 1]} --to-destination {words[-1]}")
+    return rules

@@ -17,6 +17,7 @@ from pathlib import Path
 import libvirt
 
 from cloudplane.drivers.libvirt.connection import silence_default_error_printing
+from cloudplane.drivers.libvirt.floating_ip_nat import FloatingIpNat, iptables_usable
 from cloudplane.drivers.libvirt.peer_sets import PeerSets, ipset_usable
 from tests.support.databases import unavailable
 
@@ -152,7 +153,7 @@ def objects_named(connection: libvirt.virConnect, prefix: str = TEST_PREFIX) -> 
 
 def remove_test_objects(connection: libvirt.virConnect, prefix: str = TEST_PREFIX) -> None:
     """Destroy and remove every domain, volume, pool, network and network filter named with
-    ``prefix``, and the ipsets of a driver with that prefix."""
+    ``prefix``, and the ipsets and NAT rules of a driver with that prefix."""
     for domain in connection.listAllDomains(0):
         if domain.name().startswith(prefix):
             if domain.isActive():
@@ -186,6 +187,8 @@ def remove_test_objects(connection: libvirt.virConnect, prefix: str = TEST_PREFI
         peer_sets = PeerSets(prefix)
         for peers in peer_sets.listing():
             peer_sets.remove(peers.id)
+    if iptables_usable():
+        FloatingIpNat(prefix).remove()
     # libvirt keeps each domain's QEMU log after the domain is gone.
     for path in LIBVIRT_DOMAIN_LOGS.glob(f"{prefix}*"):
         path.unlink(missing_ok=True)

@@ -31,6 +31,7 @@ from cloudplane.kit.clock import utcnow
 from cloudplane.kit.db import unit_of_work
 from cloudplane.kit.logging import get_logger
 from cloudplane.network import repository
+from cloudplane.network.floating_ip_reconciler import reconcile_floating_ips
 from cloudplane.network.group_peers import reconcile_group_peers
 from cloudplane.network.models import Port
 from cloudplane.network.port_building import build_ports_on_backend
@@ -45,8 +46,10 @@ _BUILT = (PortStatus.ACTIVE.value, PortStatus.DOWN.value)
 
 
 async def reconcile_ports_job(runtime: Runtime) -> None:
-    """The periodic form of ``reconcile_ports``, and of ``reconcile_group_peers`` after it."""
+    """The periodic form of ``reconcile_ports``, and of ``reconcile_floating_ips`` (which
+    needs the ports built) and ``reconcile_group_peers`` after it."""
     await reconcile_ports(runtime)
+    await reconcile_floating_ips(runtime)
     await reconcile_group_peers(runtime)
 
 

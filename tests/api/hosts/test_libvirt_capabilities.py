@@ -1,6 +1,6 @@
 """What the libvirt driver does not offer on libvirt's test hypervisor answers 501 before any
-work starts: floating IPs (never offered on libvirt) and security groups (the test hypervisor
-has no network filters; a real host offers them, see ``tests/libvirt_real``)."""
+work starts: floating IPs and security groups (the test hypervisor has no firewall of its own;
+a real local host offers both, see ``tests/libvirt_real``)."""
 
 from __future__ import annotations
 

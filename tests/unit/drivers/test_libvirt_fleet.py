@@ -37,7 +37,7 @@ def test_placement_picks_the_answering_host_with_the_most_free_memory_that_fits(
     assert pick_host([report("a", 2000), report("b", 2000)], 512) == 0  # ties: the first
 
 
-def test_security_groups_and_their_peers_are_offered_by_one_real_host_and_not_by_several(
+def test_security_groups_their_peers_and_floating_ips_are_offered_by_one_host_not_several(
     tmp_path: Path,
 ) -> None:
     def real_host(name: str) -> LibvirtDriver:
@@ -47,8 +47,8 @@ def test_security_groups_and_their_peers_are_offered_by_one_real_host_and_not_by
     alone = LibvirtFleet([real_host("a")])
     several = LibvirtFleet([real_host("a"), real_host("b")])
 
-    filtering = {Capability.SECURITY_GROUPS, Capability.GROUP_PEERS}
-    assert filtering <= alone.capabilities  # ipset is installed with libvirt by the set-up
+    filtering = {Capability.SECURITY_GROUPS, Capability.GROUP_PEERS, Capability.FLOATING_IPS}
+    assert filtering <= alone.capabilities  # make services installs ipset and iptables
     assert not filtering & several.capabilities
     assert several.capabilities == alone.capabilities - filtering
 

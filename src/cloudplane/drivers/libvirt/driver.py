@@ -20,6 +20,8 @@ from cloudplane.drivers.libvirt.connection import (
     silence_default_error_printing,
 )
 from cloudplane.drivers.libvirt.events import LifecycleWatch, ensure_event_loop
+from cloudplane.drivers.libvirt.floating_ip_nat import FloatingIpNat, iptables_usable
+from cloudplane.drivers.libvirt.floating_ips import LibvirtFloatingIps
 from cloudplane.drivers.libvirt.network import LibvirtNetwork
 from cloudplane.drivers.libvirt.options import LibvirtOptions
 from cloudplane.drivers.libvirt.peer_sets import PeerSets, ipset_usable
@@ -36,12 +38,12 @@ _REAL_HYPERVISOR = frozenset(
 )
 
 
-class LibvirtDriver(LibvirtCompute, LibvirtStorage, LibvirtNetwork, Driver):
+class LibvirtDriver(LibvirtCompute, LibvirtStorage, LibvirtNetwork, LibvirtFloatingIps, Driver):
     """Servers, volumes and networks on the libvirt host ``options.uri``.
 
-    Floating IPs are not offered (see ``network``). Copying volume data
-    (``VOLUME_DATA``) runs ``qemu-img`` here, and groups' peers (``GROUP_PEERS``) are ipsets in
-    this machine's kernel, so both are offered only for a local host.
+    Copying volume data (``VOLUME_DATA``) runs ``qemu-img`` here, groups' peers
+    (``GROUP_PEERS``) are ipsets in this machine's kernel and floating IPs (``FLOATING_IPS``)
+    its NAT rules, so all three are offered only for a local host.
     """
 
     name = "libvirt"
@@ -64,6 +66,10 @@ class LibvirtDriver(LibvirtCompute, LibvirtStorage, LibvirtNetwork, Driver):
                 # GROUP_PEERS_WITH_PROTOCOL.
                 self._peer_sets = PeerSets(options.name_prefix)
                 capabilities.add(Capability.GROUP_PEERS)
+            if options.is_local and iptables_usable():
+                # NAT rules in this machine's kernel too.
+                self._floating_nat = FloatingIpNat(options.name_prefix)
+                capabilities.add(Capability.FLOATING_IPS)
         self._capabilities = frozenset(capabilities)
 
     @property

@@ -70,8 +70,10 @@ class LibvirtFleet(Driver):
         capabilities = frozenset.intersection(*(m.capabilities for m in self._members))
         if len(self._members) > 1:
             # A port's filter lives on the primary host, but a guest on another host would need
-            # it on its own: unfiltered traffic must not pass for filtered.
+            # it on its own: unfiltered traffic must not pass for filtered. A floating IP's NAT
+            # rules, too, could reach only guests on the primary host.
             capabilities -= {
+                Capability.FLOATING_IPS,
                 Capability.SECURITY_GROUPS,
                 Capability.GROUP_PEERS,
                 Capability.GROUP_PEERS_WITH_PROTOCOL,

@@ -9,8 +9,7 @@ network with the port's MAC. A port's security rules are the nwfilter ``<prefix>
 of running guests at once. libvirt's test hypervisor has no network filters, so there the
 ``security_groups`` capability is off. The peers of security groups are ipsets on a local host
 (``peer_sets``), which the filters name; without ``ipset`` (or on a remote host) the
-``group_peers`` capability is off. Floating IPs are not implemented on this backend: the
-capability is off, so the API answers 501 before calling these.
+``group_peers`` capability is off. Floating IPs are in ``floating_ips``.
 """
 
 from __future__ import annotations
@@ -42,8 +41,6 @@ from cloudplane.drivers.libvirt.network_xml import (
 from cloudplane.drivers.libvirt.parts import LibvirtParts
 from cloudplane.drivers.libvirt.peer_sets import PeerSets
 from cloudplane.drivers.network_contract import (
-    FloatingIpInfo,
-    FloatingIpSpec,
     GroupPeers,
     InterfaceSpec,
     NetworkDriver,
@@ -89,15 +86,6 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
 
     async def list_ports(self) -> list[PortInfo]:
         return await self._host.call("listing ports", self._list_ports_blocking)
-
-    async def associate_floating_ip(self, spec: FloatingIpSpec) -> FloatingIpInfo:
-        raise Unsupported(Capability.FLOATING_IPS)
-
-    async def disassociate_floating_ip(self, floating_ip_id: str) -> None:
-        """Nothing is ever mapped on this backend, so there is nothing to remove."""
-
-    async def list_floating_ips(self) -> list[FloatingIpInfo]:
-        return []
 
     async def apply_security_groups(self, port_id: str, rules: Sequence[SecurityRuleSpec]) -> None:
         if not self._filters_ports:
@@ -182,10 +170,13 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
             return
         # The ports' filters first: one a guest still uses cannot go, and then the call fails
         # with the network still there to be deleted again.
-        for host in dhcp_hosts(self._config_xml(network)):
+        ports = dhcp_hosts(self._config_xml(network))
+        for host in ports:
             port_filter = self._find_filter(connection, host.port_id)
             if port_filter is not None:
                 port_filter.undefine()
+        port_ids = {host.port_id for host in ports}
+        self._unmap_blocking(lambda mapping: mapping.port_id in port_ids)
         if network.isActive():
             network.destroy()
         network.undefine()
@@ -227,6 +218,7 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         return _port_info(spec.network_id, host, rules=spec.security_rules)
 
     def _delete_port_blocking(self, connection: libvirt.virConnect, port_id: str) -> None:
+        self._unmap_blocking(lambda mapping: mapping.port_id == port_id)
         found = self._find_port(connection, port_id)
         if found is not None:
             self._delete_dhcp_host(connection, *found)

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import abc
 import os
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import libvirt
 
 from cloudplane.drivers.libvirt.connection import HostConnection
 from cloudplane.drivers.libvirt.domain_xml import NetworkInterface
+from cloudplane.drivers.libvirt.network_xml import DhcpHost
 from cloudplane.drivers.libvirt.options import LibvirtOptions
-from cloudplane.drivers.network_contract import InterfaceSpec
+from cloudplane.drivers.network_contract import FloatingIpInfo, InterfaceSpec
+
+_T = TypeVar("_T")
 
 
 def host_path(path: str) -> str:
@@ -52,3 +57,18 @@ class LibvirtParts(abc.ABC):
     @abc.abstractmethod
     def _domain(self, connection: libvirt.virConnect, server_id: str) -> libvirt.virDomain:
         """The server's domain; ``ServerNotFound`` when there is none."""
+
+    @abc.abstractmethod
+    async def _changing(self, doing: str, function: Callable[..., _T], *args: Any) -> _T:
+        """``self._host.call``, one change to networks, ports, filters and floating IPs at a
+        time, across the processes sharing the state directory."""
+
+    @abc.abstractmethod
+    def _find_port(
+        self, connection: libvirt.virConnect, port_id: str
+    ) -> tuple[str, DhcpHost] | None:
+        """The port's network id and DHCP host; None when the port is unknown."""
+
+    @abc.abstractmethod
+    def _unmap_blocking(self, unmapped: Callable[[FloatingIpInfo], bool]) -> None:
+        """Remove the floating-IP mappings ``unmapped`` picks (none where there are none)."""

@@ -21,19 +21,20 @@ Blocking: each call runs the ``ipset`` command once. Call from a worker thread, 
 from __future__ import annotations
 
 import base64
-import hashlib
 import ipaddress
-import shutil
-import subprocess
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from cloudplane.drivers.errors import DriverError
+from cloudplane.drivers.libvirt.host_commands import (
+    command_usable,
+    firewall_tag,
+    run_host_command,
+)
 from cloudplane.drivers.network_contract import GroupPeers
 
 IPSET = "ipset"
-_TIMEOUT_S = 30.0
 _FAMILIES = {4: ("4", "x", "inet"), 6: ("6", "y", "inet6")}
 """Per IP version: the name's family letter for the set, for its temporary twin, and ipset's
 family."""
@@ -43,23 +44,14 @@ _GROUP_CHARS = 26
 
 def ipset_usable() -> bool:
     """Whether this machine can run ``ipset`` and its kernel keeps sets (needs root)."""
-    if shutil.which(IPSET) is None:
-        return False
-    try:
-        result = subprocess.run(
-            [IPSET, "list", "-n"], capture_output=True, timeout=_TIMEOUT_S, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return result.returncode == 0
+    return command_usable(IPSET, "list", "-n")
 
 
 class PeerSets:
     """The ipsets of one driver's security groups (see the module docstring)."""
 
     def __init__(self, name_prefix: str) -> None:
-        digest = hashlib.sha256(name_prefix.encode()).digest()
-        self._tag = base64.b32encode(digest).decode().lower()[:3]
+        self._tag = firewall_tag(name_prefix)
 
     def set_name(self, group_id: str, version: int) -> str:
         """The set holding the group's peers of IP ``version``; a non-UUID id is a
@@ -146,22 +138,4 @@ def _restore(lines: Sequence[str]) -> None:
 
 
 def _run(arguments: list[str], *, stdin: str | None = None, tolerate: Sequence[str] = ()) -> str:
-    """``ipset`` with ``arguments``: its output, or the error text when it contains one of
-    ``tolerate``. Any other failure is a ``DriverError``."""
-    try:
-        result = subprocess.run(
-            [IPSET, *arguments],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=_TIMEOUT_S,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise DriverError(f"ipset {arguments[0]} failed: {exc}", code="unavailable") from exc
-    if result.returncode == 0:
-        return result.stdout
-    error = result.stderr.strip()
-    if any(text in error for text in tolerate):
-        return error
-    raise DriverError(f"ipset {arguments[0]} failed: {error}", code="ipset_failed")
+    return run_host_command(IPSET, arguments, stdin=stdin, tolerate=tolerate)
