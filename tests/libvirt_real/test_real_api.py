@@ -26,6 +26,7 @@ from cloudplane.network.floating_ip_reconciler import reconcile_floating_ips
 from cloudplane.network.group_peers import reconcile_group_peers
 from cloudplane.network.port_reconciler import reconcile_ports
 from cloudplane.settings import Settings
+from tests.api.network.network_factories import associated_floating_ip
 from tests.libvirt_real.conftest import SHUTDOWN_TIMEOUT_S
 from tests.libvirt_real.waiting import console_lines, eventually
 from tests.support.api import ApiSession
@@ -319,15 +320,8 @@ async def test_a_servers_floating_ip_is_a_nat_rule_on_the_host_kept_by_the_recon
 ) -> None:
     server, _domain = await booted_server(admin, settings)
     (address,) = server["addresses"]
-    allocated = await admin.post("/floating-ips", json={})
-    assert allocated.status_code == 201, allocated.text
-    floating_ip = allocated.json()
-    associated = await admin.post(
-        f"/floating-ips/{floating_ip['id']}/associate", json={"server_id": server["id"]}
-    )
-    assert associated.status_code == 202, associated.text
-    await admin.settle()
-    assert (await admin.get(f"/floating-ips/{floating_ip['id']}")).json()["status"] == "ACTIVE"
+    floating_ip = await associated_floating_ip(admin, server_id=server["id"])
+    assert floating_ip["status"] == "ACTIVE"
     assert (await shown(admin, server["id"]))["floating_ips"] == [
         {"id": floating_ip["id"], "ip": floating_ip["ip"]}
     ]

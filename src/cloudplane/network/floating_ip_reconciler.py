@@ -23,11 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloudplane.audit.repairs import RECONCILER, record_repair
 from cloudplane.drivers.capabilities import Capability
 from cloudplane.drivers.errors import DriverError
-from cloudplane.drivers.network_contract import FloatingIpInfo, FloatingIpSpec
+from cloudplane.drivers.network_contract import FloatingIpInfo
 from cloudplane.kit.clock import utcnow
 from cloudplane.kit.db import LIVE, unit_of_work
 from cloudplane.kit.logging import get_logger
 from cloudplane.network.floating_ip_schemas import FloatingIpStatus
+from cloudplane.network.floating_ip_service import mapping_spec
 from cloudplane.network.models import FloatingIp
 from cloudplane.runtime import Runtime
 
@@ -96,15 +97,8 @@ def _maps_as_recorded(mapping: FloatingIpInfo | None, row: FloatingIp) -> bool:
 async def _map_again(runtime: Runtime, row: FloatingIp) -> int:
     """Map the floating IP as its row says; 1 when that worked."""
     assert row.port_id is not None
-    spec = FloatingIpSpec(
-        id=row.id,
-        ip=row.ip,
-        network_id=row.network_id,
-        port_id=row.port_id,
-        fixed_ip=row.fixed_ip or "",
-    )
     try:
-        await runtime.driver.associate_floating_ip(spec)
+        await runtime.driver.associate_floating_ip(mapping_spec(row, row.port_id))
     except DriverError as exc:
         # A port the backend lost is built again by the port reconcile; the next round maps.
         log.warning("floating_ip_not_mapped", floating_ip_id=row.id, reason=str(exc) or exc.code)

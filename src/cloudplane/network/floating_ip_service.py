@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudplane.drivers.base import Capability
+from cloudplane.drivers.network_contract import FloatingIpSpec
 from cloudplane.identity.principal import Principal
 from cloudplane.identity.quotas import check_quota, lock_quota
 from cloudplane.kit.clock import utcnow
@@ -277,4 +278,15 @@ def _busy(floating_ip: FloatingIp, verb: str) -> Conflict:
         status=floating_ip.status,
         task_state=floating_ip.task_state,
         port_id=floating_ip.port_id,
+    )
+
+
+def mapping_spec(floating_ip: FloatingIp, port_id: str) -> FloatingIpSpec:
+    """What the backend maps for ``floating_ip`` onto port ``port_id`` (its row's port)."""
+    return FloatingIpSpec(
+        id=floating_ip.id,
+        ip=floating_ip.ip,
+        network_id=floating_ip.network_id,
+        port_id=port_id,
+        fixed_ip=floating_ip.fixed_ip or "",
     )

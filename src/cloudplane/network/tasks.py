@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from cloudplane.drivers.base import Capability
 from cloudplane.drivers.errors import ResourceNotFound
-from cloudplane.drivers.network_contract import FloatingIpSpec
 from cloudplane.kit.db import unit_of_work
 from cloudplane.network import repository
 from cloudplane.network.floating_ip_schemas import FloatingIpStatus, FloatingIpTask
+from cloudplane.network.floating_ip_service import mapping_spec
 from cloudplane.network.group_peers import (
     concerned_peer_groups,
     request_peer_refresh,
@@ -208,13 +208,7 @@ class AssociateFloatingIp:
         if floating_ip is None or floating_ip.task_state != task or floating_ip.port_id is None:
             await _finish(runtime, operation, "the association was withdrawn before it was made")
             return
-        spec = FloatingIpSpec(
-            id=floating_ip.id,
-            ip=floating_ip.ip,
-            network_id=floating_ip.network_id,
-            port_id=floating_ip.port_id,
-            fixed_ip=floating_ip.fixed_ip or "",
-        )
+        spec = mapping_spec(floating_ip, floating_ip.port_id)
         # A server's port is built by the server's own operation, which may not have run yet.
         await build_ports_on_backend(runtime, [spec.port_id])
         await runtime.driver.associate_floating_ip(spec)

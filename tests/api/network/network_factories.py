@@ -47,6 +47,17 @@ async def allocate_floating_ip(api: ApiSession, **extra: Any) -> dict[str, Any]:
     return floating_ip
 
 
+async def associated_floating_ip(api: ApiSession, **target: str) -> dict[str, Any]:
+    """A new floating IP associated with ``server_id=…`` or ``port_id=…``, as shown once the
+    association's operation has run."""
+    floating_ip = await allocate_floating_ip(api)
+    response = await api.post(f"/floating-ips/{floating_ip['id']}/associate", json=target)
+    assert response.status_code == 202, response.text
+    await api.settle()
+    shown: dict[str, Any] = (await api.get(f"/floating-ips/{floating_ip['id']}")).json()
+    return shown
+
+
 def principal_of(api: ApiSession) -> Principal:
     """The caller as a member principal, for calling services directly as compute does."""
     return Principal(

@@ -8,7 +8,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from tests.api.network.network_factories import allocate_floating_ip, create_network, create_port
+from tests.api.network.network_factories import (
+    allocate_floating_ip,
+    associated_floating_ip,
+    create_network,
+    create_port,
+)
 from tests.support.api import ApiSession, worker_held
 from tests.support.databases import ALL_ENGINES
 from tests.support.factories import active_server
@@ -31,15 +36,9 @@ async def _repairs(api: ApiSession, action: str) -> list[str | None]:
         return list(found)
 
 
-async def _associated_to_a_server(api: ApiSession) -> tuple[dict[str, Any], dict[str, Any]]:
+async def _associated_to_a_server(api: ApiSession) -> dict[str, Any]:
     server = await active_server(api)
-    floating_ip = await allocate_floating_ip(api)
-    response = await api.post(
-        f"/floating-ips/{floating_ip['id']}/associate", json={"server_id": server["id"]}
-    )
-    assert response.status_code == 202, response.text
-    await api.settle()
-    return server, (await api.get(f"/floating-ips/{floating_ip['id']}")).json()
+    return await associated_floating_ip(api, server_id=server["id"])
 
 
 def _spec(floating_ip: dict[str, Any], port: dict[str, Any]) -> FloatingIpSpec:
@@ -54,7 +53,7 @@ def _spec(floating_ip: dict[str, Any], port: dict[str, Any]) -> FloatingIpSpec:
 
 @pytest.mark.parametrize("engine_name", ALL_ENGINES, indirect=True)
 async def test_a_mapping_the_backend_lost_is_made_again_and_audited(admin: ApiSession) -> None:
-    _server, floating_ip = await _associated_to_a_server(admin)
+    floating_ip = await _associated_to_a_server(admin)
     await admin.runtime.driver.disassociate_floating_ip(floating_ip["id"])
 
     assert await reconcile_floating_ips(admin.runtime) == 1
@@ -72,7 +71,7 @@ async def test_a_mapping_the_backend_lost_is_made_again_and_audited(admin: ApiSe
 async def test_a_mapping_moved_behind_cloudplanes_back_is_put_back_by_the_periodic_job(
     admin: ApiSession,
 ) -> None:
-    _server, floating_ip = await _associated_to_a_server(admin)
+    floating_ip = await _associated_to_a_server(admin)
     network = await create_network(admin)
     elsewhere = await create_port(admin, network["id"])
     await admin.settle()

@@ -21,7 +21,8 @@ host keep to their own):
 The DNAT rule's comment names the floating IP and its port: that is how mappings are listed.
 A change writes the three chains of a family in one ``iptables-restore --noflush``, so a packet
 meets the old mappings or the new ones, never half of them. Forwarding is turned on when a
-mapping is made (as libvirt does for its NAT networks). The kernel forgets these rules when the
+mapping is made (as libvirt does for its NAT networks); for IPv6 that makes the kernel ignore
+router advertisements on interfaces with ``accept_ra=1``. The kernel forgets these rules when the
 host restarts; the reconciler maps the floating IPs again.
 
 Blocking: each call runs a few ``iptables`` commands. Call from a worker thread, as root.
@@ -131,14 +132,16 @@ class FloatingIpNat:
             if by_version[version]:
                 _turn_on_forwarding(family)
             run_host_command(family.restore, ["--noflush"], stdin=inputs[version])
+            listings = {table: _table_rules(family, table) for table in ("nat", "filter")}
             for jump in self._jumps:
-                _ensure_jump(family, jump)
+                _ensure_jump(family, jump, listings[jump.table])
 
     def remove(self) -> None:
         """Take every mapping and chain of this driver off the host."""
         for family in _FAMILIES.values():
             for jump in self._jumps:
-                while f"-A {jump.chain} -j {jump.target}" in _rules(family, jump.table, jump.chain):
+                jump_line = f"-A {jump.chain} -j {jump.target}"
+                while jump_line in _table_rules(family, jump.table):
                     run_host_command(
                         family.tool, ["-t", jump.table, "-D", jump.chain, "-j", jump.target]
                     )
@@ -212,18 +215,18 @@ _NO_CHAIN = ("No chain", "does not exist", "incompatible")
 """What ``iptables`` says of a chain that is not there (legacy and nf_tables wordings)."""
 
 
-def _rules(family: _Family, table: str, chain: str) -> list[str]:
-    """The ``-A`` lines of ``chain``, in order."""
-    listing = run_host_command(family.tool, ["-t", table, "-S", chain])
+def _table_rules(family: _Family, table: str) -> list[str]:
+    """The ``-A`` lines of every chain of ``table``, in order."""
+    listing = run_host_command(family.tool, ["-t", table, "-S"])
     return [line for line in listing.splitlines() if line.startswith("-A ")]
 
 
-def _ensure_jump(family: _Family, jump: _Jump) -> None:
-    """Put the jump to ``jump.target`` where it belongs in ``jump.chain``: first (or after
-    the rules there, for FORWARD) and, either way, ahead of libvirt's network chains, which
-    libvirt may have put back at the top since."""
+def _ensure_jump(family: _Family, jump: _Jump, table_rules: list[str]) -> None:
+    """Put the jump to ``jump.target`` where it belongs in ``jump.chain`` (whose table's rules
+    are ``table_rules``): first (or after the rules there, for FORWARD) and, either way, ahead
+    of libvirt's network chains, which libvirt may have put back at the top since."""
     jump_line = f"-A {jump.chain} -j {jump.target}"
-    rules = _rules(family, jump.table, jump.chain)
+    rules = [line for line in table_rules if line.startswith(f"-A {jump.chain} ")]
     libvirt_at = next(
         (index for index, line in enumerate(rules) if _LIBVIRT_NETWORK_CHAINS in line), None
     )
