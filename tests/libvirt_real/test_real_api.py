@@ -172,11 +172,11 @@ async def test_a_network_undefined_with_virsh_is_built_again_with_its_ports_by_a
     assert (after["status"], after["power_state"]) == ("ACTIVE", "running")
 
 
-def _host_firewall(device: str) -> str:
+def _host_firewall(device: str, chain: str = "FO") -> str:
     """The host's IPv4 rules for traffic towards the guest interface ``device`` (libvirt's
-    ``FO-<device>`` chain)."""
+    ``FO-<device>`` chain), or from it (``FI``)."""
     listed = subprocess.run(
-        ["iptables", "-S", f"FO-{device}"], capture_output=True, text=True, check=True
+        ["iptables", "-S", f"{chain}-{device}"], capture_output=True, text=True, check=True
     )
     return listed.stdout
 
@@ -193,6 +193,8 @@ async def test_a_servers_security_groups_are_its_nics_filter_and_reach_the_host_
     device = nic.find("target").get("dev")  # type: ignore[union-attr]
     assert device is not None
     assert "--dport 22" not in _host_firewall(device)
+    # The guest cannot send from an address that is not its port's.
+    assert f"! -s {address['ip']}/32 -j DROP" in _host_firewall(device, chain="FI")
 
     port = (await admin.get(f"/ports/{address['port_id']}")).json()
     (group_id,) = port["security_groups"]
@@ -216,7 +218,9 @@ async def test_a_servers_security_groups_are_its_nics_filter_and_reach_the_host_
 
     # An operator empties the filter by hand; the next reconcile puts the rules back.
     emptied = host.nwfilterLookupByName(filter_name)
-    host.nwfilterDefineXML(port_filter_xml(filter_name, [], uuid=emptied.UUIDString()))
+    host.nwfilterDefineXML(
+        port_filter_xml(filter_name, [], address=address["ip"], uuid=emptied.UUIDString())
+    )
     assert "--dport 22" not in _host_firewall(device)
     assert await reconcile_ports(admin.runtime) == 1
     await admin.settle()

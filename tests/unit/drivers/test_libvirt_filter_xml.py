@@ -19,6 +19,9 @@ from cloudplane.drivers.network_contract import (
     SecurityRuleSpec,
 )
 
+_V4, _V6 = "10.0.0.5", "2001:db8::5"
+"""The port's address, where the filter is for an IPv4 or an IPv6 port."""
+
 
 def _rule(**fields: object) -> SecurityRuleSpec:
     defaults: dict[str, object] = {
@@ -69,7 +72,7 @@ def test_ingress_admits_the_peer_as_source_and_egress_as_destination_to_a_port_r
         remote_cidr="2001:db8::/32",
     )
 
-    ssh_match, dns_match = _accepting(port_filter_xml("f", [ssh, dns]))
+    ssh_match, dns_match = _accepting(port_filter_xml("f", [ssh, dns], address=_V4))
 
     assert (ssh_match.action, ssh_match.direction, ssh_match.element) == ("accept", "in", "tcp")
     assert (dns_match.action, dns_match.direction, dns_match.element) == (
@@ -85,7 +88,7 @@ def test_ingress_admits_the_peer_as_source_and_egress_as_destination_to_a_port_r
 
 
 def test_what_the_address_needs_comes_first_and_all_else_is_dropped_last() -> None:
-    matches = _matches(port_filter_xml("f", [_rule(protocol=RuleProtocol.ANY)]))
+    matches = _matches(port_filter_xml("f", [_rule(protocol=RuleProtocol.ANY)], address=_V4))
 
     first = [m for m in matches if m.priority == "-500"]
     assert matches[: len(first)] == first
@@ -98,7 +101,7 @@ def test_what_the_address_needs_comes_first_and_all_else_is_dropped_last() -> No
 
 
 def test_an_ipv6_port_gets_dhcpv6_and_neighbour_discovery_instead_of_dhcp() -> None:
-    first = [m for m in _matches(port_filter_xml("f", [], ip_version=6)) if m.priority == "-500"]
+    first = [m for m in _matches(port_filter_xml("f", [], address=_V6)) if m.priority == "-500"]
 
     dhcpv6 = {(m.direction, m.attributes["srcportstart"]) for m in first if m.element == "udp-ipv6"}
     assert dhcpv6 == {("out", "546"), ("in", "547")}
@@ -111,7 +114,7 @@ def test_an_ipv6_port_gets_dhcpv6_and_neighbour_discovery_instead_of_dhcp() -> N
 def test_a_peer_given_as_a_group_matches_only_the_unspecified_address_without_peer_sets() -> None:
     by_group = _rule(remote_group_id=str(uuid.uuid4()), protocol=RuleProtocol.ANY)
 
-    (accepting,) = _accepting(port_filter_xml("f", [by_group]))
+    (accepting,) = _accepting(port_filter_xml("f", [by_group], address=_V4))
 
     assert (accepting.attributes["srcipaddr"], accepting.attributes["srcipmask"]) == (
         "0.0.0.0",
@@ -133,7 +136,7 @@ def test_a_group_peer_of_any_protocol_is_the_groups_ipset_of_the_rules_family() 
         remote_group_id=group_id,
     )
 
-    written = port_filter_xml("f", [members_in, to_members_v6], peer_set=_peer_set)
+    written = port_filter_xml("f", [members_in, to_members_v6], address=_V4, peer_set=_peer_set)
     inbound, outbound = _accepting(written)
 
     assert (inbound.element, inbound.direction) == ("all", "in")
@@ -154,7 +157,9 @@ def test_a_group_peer_of_any_protocol_is_the_groups_ipset_of_the_rules_family() 
 def test_a_group_peer_with_a_protocol_admits_nobody_as_libvirt_has_no_ipset_for_it() -> None:
     ssh_from_members = _rule(port_min=22, port_max=22, remote_group_id=str(uuid.uuid4()))
 
-    (accepting,) = _accepting(port_filter_xml("f", [ssh_from_members], peer_set=_peer_set))
+    (accepting,) = _accepting(
+        port_filter_xml("f", [ssh_from_members], address=_V4, peer_set=_peer_set)
+    )
 
     assert "ipset" not in accepting.attributes
     assert (accepting.attributes["srcipaddr"], accepting.attributes["srcipmask"]) == (
@@ -179,7 +184,7 @@ def test_the_rules_read_back_are_exactly_those_written_even_the_longest() -> Non
         ),
     ]
 
-    written = port_filter_xml("f", rules, uuid="6a30c7d5-1d88-4964-986f-db72d7ec6964")
+    written = port_filter_xml("f", rules, address=_V4, uuid="6a30c7d5-1d88-4964-986f-db72d7ec6964")
 
     assert rules_of_filter(written) == tuple(rules)
     assert ET.fromstring(written).findtext("uuid") == "6a30c7d5-1d88-4964-986f-db72d7ec6964"
@@ -188,8 +193,24 @@ def test_the_rules_read_back_are_exactly_those_written_even_the_longest() -> Non
 
 
 def test_a_filter_without_rules_reads_back_empty_and_admits_only_addressing() -> None:
-    written = port_filter_xml("f", [])
+    written = port_filter_xml("f", [], address=_V4)
 
     assert rules_of_filter(written) == ()
     assert _accepting(written) == []
     assert {m.action for m in _matches(written) if m.priority != "-500"} == {"drop"}
+
+
+def test_the_guests_traffic_from_another_address_of_its_version_is_dropped_after_addressing() -> (
+    None
+):
+    for address, element in ((_V4, "all"), (_V6, "all-ipv6")):
+        matches = _matches(
+            port_filter_xml("f", [_rule(protocol=RuleProtocol.ANY)], address=address)
+        )
+
+        (spoofed,) = [m for m in matches if m.priority == "-400"]
+        assert spoofed == Match(
+            "drop", "out", "-400", element, {"match": "no", "srcipaddr": address}
+        )
+        priorities = [int(m.priority) for m in matches]
+        assert priorities == sorted(priorities)  # after what the address needs, before rules

@@ -6,10 +6,16 @@ admits is answered without a rule of its own. A filter holds, in this order:
 
 1. what the port's address needs, whatever the rules say: DHCP for IPv4, DHCPv6 and neighbour
    discovery for IPv6 (Neutron admits them too: without them a guest has no address);
-2. one accept rule per security rule. ``ingress`` is libvirt's ``in`` (towards the guest) with
+2. a drop of the guest's traffic of the port's IP version whose source is not the port's
+   address, so a guest cannot pass for another (a group's member, say) by spoofing its
+   address, as Neutron's port security does; the rules above still let the guest ask for its
+   address. libvirt mirrors an outbound rule for the traffic towards the guest, so this also
+   drops IP traffic to the guest that is not addressed to it (broadcast and multicast, DHCP's
+   answers apart);
+3. one accept rule per security rule. ``ingress`` is libvirt's ``in`` (towards the guest) with
    the peer as the source; ``egress`` is ``out`` with the peer as the destination; the port
    range is the destination port either way;
-3. a drop of all other IPv4 and IPv6 traffic, both ways.
+4. a drop of all other IPv4 and IPv6 traffic, both ways.
 
 Each accept rule carries its security rule as JSON in its ``comment`` (libvirt allows 256
 characters), so the rules read back are exactly those applied.
@@ -54,7 +60,8 @@ _ADDRESSING = {
 }
 """What a port of each IP version always needs. Only its own version's rules are written: each
 rule costs libvirt iptables commands at every start of the guest."""
-_FIRST, _RULES, _LAST = "-500", "0", "1000"
+_FIRST, _NOT_ITS_ADDRESS, _RULES, _LAST = "-500", "-400", "0", "1000"
+_ANY_OF_VERSION = {4: "all", 6: "all-ipv6"}
 
 _ELEMENTS = {
     (RuleProtocol.TCP, Ethertype.IPV4): "tcp",
@@ -78,18 +85,27 @@ def port_filter_xml(
     name: str,
     rules: Sequence[SecurityRuleSpec],
     *,
-    ip_version: int = 4,
+    address: str,
     uuid: str | None = None,
     peer_set: PeerSetName | None = None,
 ) -> str:
-    """The nwfilter ``name`` that admits exactly ``rules`` to a port whose address is of
-    ``ip_version`` (see the module docstring); give the ``uuid`` of the filter it replaces, if
+    """The nwfilter ``name`` that admits exactly ``rules`` to a port whose address is
+    ``address`` (see the module docstring); give the ``uuid`` of the filter it replaces, if
     any, and ``peer_set`` where groups' peers are kept as ipsets."""
+    version = ipaddress.ip_address(address).version
     root = ET.Element("filter", name=name, chain="root")
     if uuid is not None:
         ET.SubElement(root, "uuid").text = uuid
-    for direction, element, attributes in _ADDRESSING[ip_version]:
+    for direction, element, attributes in _ADDRESSING[version]:
         _add_rule(root, "accept", direction, _FIRST, element, attributes)
+    _add_rule(
+        root,
+        "drop",
+        "out",
+        _NOT_ITS_ADDRESS,
+        _ANY_OF_VERSION[version],
+        {"match": "no", "srcipaddr": str(ipaddress.ip_address(address))},
+    )
     for rule in rules:
         _add_rule(root, "accept", *_accepting(rule, peer_set))
     for element in ("all", "all-ipv6"):

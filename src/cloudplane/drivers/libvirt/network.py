@@ -15,7 +15,6 @@ of running guests at once. libvirt's test hypervisor has no network filters, so 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -288,14 +287,13 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         existing = self._find_filter(connection, port_id)
         # Redefining under the same name needs the same UUID, or libvirt refuses.
         uuid = existing.UUIDString() if existing is not None else None
-        version = ipaddress.ip_address(ip).version
         peer_set = None
         if self._peer_sets is not None:
             # libvirt applies the filter to running guests at once: the sets it names must exist.
             self._peer_sets.ensure(groups_named(rules))
             peer_set = self._peer_sets.set_name
         connection.nwfilterDefineXML(
-            port_filter_xml(name, rules, ip_version=version, uuid=uuid, peer_set=peer_set)
+            port_filter_xml(name, rules, address=ip, uuid=uuid, peer_set=peer_set)
         )
 
     def _prepare_to_boot(
