@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 from cloudplane.drivers.libvirt.filter_xml import (
     COMMENT_LIMIT,
+    drops_spoofed_traffic,
     groups_named,
     port_filter_xml,
     rules_of_filter,
@@ -200,13 +201,10 @@ def test_a_filter_without_rules_reads_back_empty_and_admits_only_addressing() ->
     assert {m.action for m in _matches(written) if m.priority != "-500"} == {"drop"}
 
 
-def test_the_guests_traffic_from_another_address_of_its_version_is_dropped_after_addressing() -> (
-    None
-):
+def test_the_guests_traffic_from_another_address_of_its_version_is_dropped() -> None:
     for address, element in ((_V4, "all"), (_V6, "all-ipv6")):
-        matches = _matches(
-            port_filter_xml("f", [_rule(protocol=RuleProtocol.ANY)], address=address)
-        )
+        written = port_filter_xml("f", [_rule(protocol=RuleProtocol.ANY)], address=address)
+        matches = _matches(written)
 
         (spoofed,) = [m for m in matches if m.priority == "-400"]
         assert spoofed == Match(
@@ -214,3 +212,4 @@ def test_the_guests_traffic_from_another_address_of_its_version_is_dropped_after
         )
         priorities = [int(m.priority) for m in matches]
         assert priorities == sorted(priorities)  # after what the address needs, before rules
+        assert drops_spoofed_traffic(written)

@@ -81,7 +81,8 @@ class LibvirtDriver(LibvirtCompute, LibvirtStorage, LibvirtNetwork, LibvirtFloat
         return self._capabilities
 
     async def open(self) -> None:
-        """Connect, and learn the host's name and whether it offers KVM."""
+        """Connect, learn the host's name and whether it offers KVM, and bring port filters
+        written by an older version up to date."""
         silence_default_error_printing()
         ensure_event_loop()  # before the first connection, or it never delivers events
         if self._options.is_local:
@@ -89,6 +90,7 @@ class LibvirtDriver(LibvirtCompute, LibvirtStorage, LibvirtNetwork, LibvirtFloat
         self._hypervisor_host, self._virt_type = await self._host.call(
             f"connecting to {self._options.uri}", self._probe_blocking
         )
+        await self._bring_filters_up_to_date()
 
     async def watch_servers(self, on_change: Callable[[str], None]) -> None:
         """Report lifecycle events of our domains (see ``ServerEventSource``)."""

@@ -124,6 +124,15 @@ def rules_of_filter(filter_xml: str) -> tuple[SecurityRuleSpec, ...]:
     return tuple(rules)
 
 
+def drops_spoofed_traffic(filter_xml: str) -> bool:
+    """Whether a filter drops the guest's traffic from other addresses (filters written by
+    older versions of cloudplane do not)."""
+    return any(
+        rule.get("action") == "drop" and rule.get("priority") == _NOT_ITS_ADDRESS
+        for rule in ET.fromstring(filter_xml).iterfind("rule")
+    )
+
+
 def groups_named(rules: Sequence[SecurityRuleSpec]) -> set[str]:
     """The security groups whose ipsets a filter of ``rules`` names (where they are kept)."""
     return {group_id for rule in rules if (group_id := _peer_set_group(rule)) is not None}

@@ -29,7 +29,12 @@ from cloudplane.drivers.libvirt.domain_xml import (
     unfiltered_nics,
     with_port_filters,
 )
-from cloudplane.drivers.libvirt.filter_xml import groups_named, port_filter_xml, rules_of_filter
+from cloudplane.drivers.libvirt.filter_xml import (
+    drops_spoofed_traffic,
+    groups_named,
+    port_filter_xml,
+    rules_of_filter,
+)
 from cloudplane.drivers.libvirt.network_xml import (
     DhcpHost,
     NetworkDefinition,
@@ -112,6 +117,12 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         if self._peer_sets is None:
             return []
         return await asyncio.to_thread(self._peer_sets.listing)
+
+    async def _bring_filters_up_to_date(self) -> None:
+        """Redefine each port filter an older version wrote without the drop of spoofed
+        traffic, with the same rules; libvirt applies it to running guests at once."""
+        if self._filters_ports:
+            await self._changing("bringing port filters up to date", self._update_filters_blocking)
 
     @property
     def _kept_peer_sets(self) -> PeerSets:
@@ -255,6 +266,17 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         _network_id, host = found
         # libvirt applies a redefined filter to the interfaces using it at once.
         self._define_filter(connection, port_id, host.ip, rules)
+
+    def _update_filters_blocking(self, connection: libvirt.virConnect) -> None:
+        addresses = {host.port_id: host.ip for _network_id, host in self._all_ports(connection)}
+        for port_filter in connection.listAllNWFilters(0):
+            port_id = self._options.port_id_of_filter(port_filter.name())
+            if port_id is None or port_id not in addresses:
+                continue  # not ours, or a port half deleted: its delete removes the filter
+            definition = port_filter.XMLDesc(0)
+            if not drops_spoofed_traffic(definition):
+                rules = rules_of_filter(definition)
+                self._define_filter(connection, port_id, addresses[port_id], rules)
 
     def _plug_blocking(
         self, connection: libvirt.virConnect, interface: InterfaceSpec
