@@ -6,6 +6,7 @@ and never assume the backend holds nothing else.
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from pathlib import Path
 
@@ -39,12 +40,14 @@ def new_id() -> str:
 
 
 def network_spec(cidr: str = "10.20.0.0/24") -> NetworkSpec:
+    """A network on ``cidr`` with its first address as the gateway and the rest as its pool."""
+    hosts = list(ipaddress.ip_network(cidr).hosts())
     return NetworkSpec(
         id=new_id(),
         name="contract-net",
         cidr=cidr,
-        gateway_ip="10.20.0.1",
-        allocation_pools=(AddressRange("10.20.0.2", "10.20.0.254"),),
+        gateway_ip=str(hosts[0]),
+        allocation_pools=(AddressRange(str(hosts[1]), str(hosts[-1])),),
     )
 
 

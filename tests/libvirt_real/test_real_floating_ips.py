@@ -24,12 +24,10 @@ import pytest
 
 from cloudplane.drivers.libvirt.driver import LibvirtDriver
 from cloudplane.drivers.network_contract import (
-    AddressRange,
     FloatingIpSpec,
-    NetworkSpec,
     PortSpec,
 )
-from tests.contract.test_network_driver_contract import new_id
+from tests.contract.test_network_driver_contract import network_spec, new_id
 
 FLOATING_IP = "203.0.113.47"
 FIXED_IP = "10.47.0.10"
@@ -134,13 +132,7 @@ def _serve_once(namespace: Namespace, address: str) -> subprocess.Popen[str]:
 async def test_a_floating_ip_carries_connections_both_ways_and_nothing_else(
     driver: LibvirtDriver, host: libvirt.virConnect, namespaces: list[Namespace]
 ) -> None:
-    network = NetworkSpec(
-        id=new_id(),
-        name="fip-net",
-        cidr="10.47.0.0/24",
-        gateway_ip="10.47.0.1",
-        allocation_pools=(AddressRange("10.47.0.2", "10.47.0.254"),),
-    )
+    network = network_spec("10.47.0.0/24")
     await driver.create_network(network)
     port = PortSpec(
         id=new_id(), network_id=network.id, mac="fa:16:3e:47:00:10", fixed_ips=(FIXED_IP,)

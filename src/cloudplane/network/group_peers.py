@@ -62,13 +62,12 @@ def keeps_peers(runtime: Runtime) -> bool:
 async def request_peer_refresh_for_ports(
     runtime: Runtime, port_ids: Collection[str], *, former_groups: Iterable[str] = ()
 ) -> None:
-    """Ask for the peer groups that ports ``port_ids`` concern (``groups_to_refresh``) to be
-    refreshed."""
-    former = list(former_groups)
-    if not keeps_peers(runtime) or not (port_ids or former):
-        return
+    """Ask for the peer groups that ports ``port_ids`` concern (``concerned_peer_groups``) to
+    be refreshed."""
+    if not keeps_peers(runtime):
+        return  # not even a session to open
     async with unit_of_work(runtime.sessions) as session:
-        group_ids = await groups_to_refresh(session, port_ids, former)
+        group_ids = await concerned_peer_groups(session, runtime, port_ids, former_groups)
     request_peer_refresh(runtime, group_ids)
 
 

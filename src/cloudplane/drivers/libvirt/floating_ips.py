@@ -27,11 +27,13 @@ class LibvirtFloatingIps(LibvirtParts, NetworkDriver):
     """Where floating IPs are mapped; None without the ``floating_ips`` capability."""
 
     async def associate_floating_ip(self, spec: FloatingIpSpec) -> FloatingIpInfo:
-        if self._floating_nat is None:
+        nat = self._floating_nat
+        if nat is None:
             raise Unsupported(Capability.FLOATING_IPS)
         return await self._changing(
             f"mapping floating IP {spec.ip} onto port {spec.port_id}",
             self._associate_blocking,
+            nat,
             spec,
         )
 
@@ -51,9 +53,8 @@ class LibvirtFloatingIps(LibvirtParts, NetworkDriver):
     # --- blocking halves -----------------------------------------------------------------------
 
     def _associate_blocking(
-        self, connection: libvirt.virConnect, spec: FloatingIpSpec
+        self, connection: libvirt.virConnect, nat: FloatingIpNat, spec: FloatingIpSpec
     ) -> FloatingIpInfo:
-        nat = self._kept_floating_nat
         found = self._find_port(connection, spec.port_id)
         if found is None:
             raise ResourceNotFound("port", spec.port_id)
@@ -85,9 +86,3 @@ class LibvirtFloatingIps(LibvirtParts, NetworkDriver):
         kept = [mapping for mapping in current if not unmapped(mapping)]
         if len(kept) != len(current):
             self._floating_nat.replace(kept)
-
-    @property
-    def _kept_floating_nat(self) -> FloatingIpNat:
-        if self._floating_nat is None:
-            raise Unsupported(Capability.FLOATING_IPS)
-        return self._floating_nat

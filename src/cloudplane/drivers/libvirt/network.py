@@ -99,9 +99,12 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         )
 
     async def set_group_peers(self, peers: GroupPeers) -> None:
+        peer_sets = self._peer_sets
+        if peer_sets is None:
+            raise Unsupported(Capability.GROUP_PEERS)
         await self._changing(
             f"setting the peers of security group {peers.id}",
-            lambda _connection: self._kept_peer_sets.replace(peers),
+            lambda _connection: peer_sets.replace(peers),
         )
 
     async def delete_group_peers(self, group_id: str) -> None:
@@ -123,12 +126,6 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         traffic, with the same rules; libvirt applies it to running guests at once."""
         if self._filters_ports:
             await self._changing("bringing port filters up to date", self._update_filters_blocking)
-
-    @property
-    def _kept_peer_sets(self) -> PeerSets:
-        if self._peer_sets is None:
-            raise Unsupported(Capability.GROUP_PEERS)
-        return self._peer_sets
 
     @property
     def _filters_ports(self) -> bool:

@@ -3,21 +3,19 @@ a cloud without address groups, an empty security group that admits nobody."""
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.contract.test_network_driver_contract import network_spec, new_id
 from tests.openstack_cloud.drivers import local_cloud_options
 from tests.openstack_cloud.state import Cloud
 
 from cloudplane.drivers.base import Capability
 from cloudplane.drivers.errors import Unsupported
 from cloudplane.drivers.network_contract import (
-    AddressRange,
     Ethertype,
     GroupPeers,
-    NetworkSpec,
     PortSpec,
     RuleDirection,
     RuleProtocol,
@@ -26,19 +24,9 @@ from cloudplane.drivers.network_contract import (
 from cloudplane.drivers.openstack.driver import OpenStackDriver
 
 
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
 async def port_admitting(driver: OpenStackDriver, group_id: str) -> SecurityRuleSpec:
     """A port whose one rule admits group ``group_id``'s peers on port 5432."""
-    network = NetworkSpec(
-        id=new_id(),
-        name="peers",
-        cidr="10.40.0.0/24",
-        gateway_ip="10.40.0.1",
-        allocation_pools=(AddressRange("10.40.0.2", "10.40.0.254"),),
-    )
+    network = network_spec("10.40.0.0/24")
     rule = SecurityRuleSpec(
         id=new_id(),
         direction=RuleDirection.INGRESS,
