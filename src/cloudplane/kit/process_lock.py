@@ -16,8 +16,18 @@ LOCK_FILE = ".lock"
 
 @contextlib.asynccontextmanager
 async def exclusive(directory: Path) -> AsyncIterator[None]:
-    """Hold ``directory``'s lock (creating both if needed) across every process using it."""
-    fd = await asyncio.to_thread(_acquire, directory)
+    """Hold ``directory``'s lock (creating both if needed) across every process using it.
+
+    A caller cancelled while it waits for the lock raises ``CancelledError`` and holds nothing:
+    the thread waiting in ``flock`` cannot be stopped, so the lock it gets later is released
+    at once instead of staying taken by nobody.
+    """
+    acquiring = asyncio.ensure_future(asyncio.to_thread(_acquire, directory))
+    try:
+        fd = await asyncio.shield(acquiring)
+    except asyncio.CancelledError:
+        acquiring.add_done_callback(_release_if_acquired)
+        raise
     try:
         yield
     finally:
@@ -33,6 +43,12 @@ def _acquire(directory: Path) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def _release_if_acquired(acquiring: asyncio.Future[int]) -> None:
+    # Unlocking never blocks, so this may run on the event loop.
+    if not acquiring.cancelled() and acquiring.exception() is None:
+        _release(acquiring.result())
 
 
 def _release(fd: int) -> None:
