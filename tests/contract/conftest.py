@@ -77,7 +77,7 @@ DRIVER_CAPABILITIES: dict[str, frozenset[Capability]] = {
     "libvirt-test": frozenset(
         {Capability.CONSOLE, Capability.PAUSE, Capability.SNAPSHOTS, Capability.SOFT_REBOOT}
     ),
-    "libvirt-qemu": frozenset(Capability) - {Capability.GROUP_PEERS_WITH_PROTOCOL},
+    "libvirt-qemu": frozenset(Capability),
 }
 
 # Suites a backend entry does not run, and why; another entry of the same driver covers them.

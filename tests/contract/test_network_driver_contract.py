@@ -342,13 +342,30 @@ async def test_deleted_peers_are_not_listed_and_unknown_ones_delete(
 async def test_a_rule_naming_a_group_reads_back_unchanged_as_its_peers_change(
     network_driver: NetworkDriver,
 ) -> None:
+    await _assert_group_rule_survives_peer_changes(network_driver, RuleProtocol.ANY)
+
+
+@pytest.mark.needs(
+    Capability.SECURITY_GROUPS, Capability.GROUP_PEERS, Capability.GROUP_PEERS_WITH_PROTOCOL
+)
+async def test_a_rule_with_a_protocol_naming_a_group_reads_back_unchanged_as_its_peers_change(
+    network_driver: NetworkDriver,
+) -> None:
+    await _assert_group_rule_survives_peer_changes(network_driver, RuleProtocol.TCP)
+
+
+async def _assert_group_rule_survives_peer_changes(
+    network_driver: NetworkDriver, protocol: RuleProtocol
+) -> None:
     group_id = new_id()
     port = await made_port(network_driver)
     rule = SecurityRuleSpec(
         id=new_id(),
         direction=RuleDirection.INGRESS,
-        protocol=RuleProtocol.ANY,
+        protocol=protocol,
         ethertype=Ethertype.IPV4,
+        port_min=None if protocol is RuleProtocol.ANY else 5432,
+        port_max=None if protocol is RuleProtocol.ANY else 5432,
         remote_group_id=group_id,
     )
     await network_driver.apply_security_groups(port.id, [rule])
@@ -359,6 +376,9 @@ async def test_a_rule_naming_a_group_reads_back_unchanged_as_its_peers_change(
     listed = {p.id: p for p in await network_driver.list_ports()}[port.id]
     assert listed.security_rules == (rule,)
     assert (await listed_peers(network_driver))[group_id] == {"10.20.0.10"}
+    await network_driver.delete_group_peers(group_id)
+    listed = {p.id: p for p in await network_driver.list_ports()}[port.id]
+    assert listed.security_rules == (rule,)
 
 
 @pytest.mark.lacks(Capability.GROUP_PEERS)

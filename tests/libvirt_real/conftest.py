@@ -17,6 +17,7 @@ import pytest
 from cloudplane.drivers.libvirt.driver import LibvirtDriver
 from cloudplane.drivers.libvirt.options import LibvirtOptions
 from cloudplane.images.tiny_image import ImageFile, build_tiny_image
+from tests.libvirt_real.namespaces import Namespace, remove
 from tests.support.libvirt_hosts import (
     QEMU_SCRATCH_ROOT,
     REAL_URI,
@@ -98,3 +99,14 @@ async def driver(
 def tiny_image(state_dir: Path) -> ImageFile:
     """The seeded image, built as the seed builds it."""
     return build_tiny_image(state_dir / "tiny.qcow2")
+
+
+@pytest.fixture
+def namespaces() -> Iterator[list[Namespace]]:
+    """Network namespaces a traffic test makes (``namespaces.new_namespace``), removed after
+    it with what runs in them (a namespace lives while a process does, and its links with
+    it)."""
+    made: list[Namespace] = []
+    yield made
+    for namespace in made:
+        remove(namespace)

@@ -258,10 +258,26 @@ async def test_servers_of_one_group_are_each_others_peers_in_the_host_firewall(
     device = nic.get("dev")
     assert device is not None
     assert f"-m set --match-set {peer_set} src" in _host_firewall(device)
+    # A rule with a protocol lists the members in each member's filter instead.
+    added = await admin.post(
+        f"/security-groups/{default_group}/rules",
+        json={
+            "direction": "ingress",
+            "protocol": "tcp",
+            "port_min": 5432,
+            "port_max": 5432,
+            "remote_group_id": default_group,
+        },
+    )
+    assert added.status_code == 201, added.text
+    await admin.settle()
+    from_second = f"-s {second_address['ip']}/32 -p tcp -m tcp --dport 5432"
+    assert from_second in _host_firewall(device)
 
     assert (await admin.delete(f"/servers/{second['id']}")).status_code == 202
     await admin.settle()
     assert _ipset_members(peer_set) == {first_address["ip"]}
+    assert from_second not in _host_firewall(device)
 
     # An operator empties the set by hand; the next reconcile fills it again.
     _ipset("flush", peer_set)

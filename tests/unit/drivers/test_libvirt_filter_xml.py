@@ -9,9 +9,11 @@ from typing import NamedTuple
 from cloudplane.drivers.libvirt.filter_xml import (
     COMMENT_LIMIT,
     drops_spoofed_traffic,
+    groups_listed,
     groups_named,
     port_filter_xml,
     rules_of_filter,
+    same_rules,
 )
 from cloudplane.drivers.network_contract import (
     Ethertype,
@@ -155,19 +157,62 @@ def test_a_group_peer_of_any_protocol_is_the_groups_ipset_of_the_rules_family() 
     assert groups_named([members_in, to_members_v6]) == {group_id}
 
 
-def test_a_group_peer_with_a_protocol_admits_nobody_as_libvirt_has_no_ipset_for_it() -> None:
-    ssh_from_members = _rule(port_min=22, port_max=22, remote_group_id=str(uuid.uuid4()))
+def test_a_group_peer_with_a_protocol_lists_the_groups_members_of_the_rules_family() -> None:
+    group_id = str(uuid.uuid4())
+    ssh_from_members = _rule(port_min=22, port_max=22, remote_group_id=group_id)
+    members = {group_id: ("10.0.0.7", "2001:db8::7", "10.0.0.6")}
 
-    (accepting,) = _accepting(
-        port_filter_xml("f", [ssh_from_members], address=_V4, peer_set=_peer_set)
+    written = port_filter_xml(
+        "f", [ssh_from_members], address=_V4, peer_set=_peer_set, members=members
     )
+    first, *listed = _accepting(written)
 
-    assert "ipset" not in accepting.attributes
-    assert (accepting.attributes["srcipaddr"], accepting.attributes["srcipmask"]) == (
-        "0.0.0.0",
-        "32",
-    )
+    # The rule's own match carries it and admits nobody; libvirt would drop an ipset here.
+    assert "ipset" not in first.attributes
+    assert (first.attributes["srcipaddr"], first.attributes["srcipmask"]) == ("0.0.0.0", "32")
+    assert [(m.attributes["srcipaddr"], m.attributes["srcipmask"]) for m in listed] == [
+        ("10.0.0.6", "32"),
+        ("10.0.0.7", "32"),
+    ]
+    for match in listed:
+        assert (match.element, match.direction) == ("tcp", "in")
+        assert (match.attributes["dstportstart"], match.attributes["dstportend"]) == ("22", "22")
+        assert "comment" not in match.attributes
+    assert rules_of_filter(written) == (ssh_from_members,)
+    assert groups_listed([ssh_from_members]) == {group_id}
     assert groups_named([ssh_from_members]) == set()
+
+
+def test_a_group_peer_with_a_protocol_and_no_members_admits_nobody() -> None:
+    to_members = _rule(
+        direction=RuleDirection.EGRESS,
+        protocol=RuleProtocol.UDP,
+        remote_group_id=str(uuid.uuid4()),
+    )
+
+    (only,) = _accepting(port_filter_xml("f", [to_members], address=_V4, peer_set=_peer_set))
+
+    assert (only.attributes["dstipaddr"], only.attributes["dstipmask"]) == ("0.0.0.0", "32")
+
+
+def test_filters_compare_by_their_rules_not_their_uuids_or_attribute_order() -> None:
+    group_id = str(uuid.uuid4())
+    rules = [_rule(port_min=22, port_max=22, remote_group_id=group_id)]
+    before = port_filter_xml(
+        "f", rules, address=_V4, peer_set=_peer_set, members={group_id: ("10.0.0.6",)}
+    )
+    reordered = ET.fromstring(before)
+    ET.SubElement(reordered, "uuid").text = str(uuid.uuid4())
+    for match in reordered.iter("tcp"):
+        items = list(match.attrib.items())
+        match.attrib.clear()
+        match.attrib.update(reversed(items))
+    after = port_filter_xml(
+        "f", rules, address=_V4, peer_set=_peer_set, members={group_id: ("10.0.0.7",)}
+    )
+
+    assert same_rules(before, ET.tostring(reordered, encoding="unicode"))
+    assert not same_rules(before, after)
 
 
 def test_the_rules_read_back_are_exactly_those_written_even_the_longest() -> None:

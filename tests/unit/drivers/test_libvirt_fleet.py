@@ -47,7 +47,12 @@ def test_security_groups_their_peers_and_floating_ips_are_offered_by_one_host_no
     alone = LibvirtFleet([real_host("a")])
     several = LibvirtFleet([real_host("a"), real_host("b")])
 
-    filtering = {Capability.SECURITY_GROUPS, Capability.GROUP_PEERS, Capability.FLOATING_IPS}
+    filtering = {
+        Capability.SECURITY_GROUPS,
+        Capability.GROUP_PEERS,
+        Capability.GROUP_PEERS_WITH_PROTOCOL,
+        Capability.FLOATING_IPS,
+    }
     assert filtering <= alone.capabilities  # make services installs ipset and iptables
     assert not filtering & several.capabilities
     assert several.capabilities == alone.capabilities - filtering

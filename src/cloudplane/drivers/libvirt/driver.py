@@ -62,10 +62,9 @@ class LibvirtDriver(LibvirtCompute, LibvirtStorage, LibvirtNetwork, LibvirtFloat
                 capabilities.add(Capability.VOLUME_DATA)
             if options.is_local and ipset_usable():
                 # The sets live in this machine's kernel, so only a local host can use them.
-                # libvirt matches a set only in rules for any protocol: no
-                # GROUP_PEERS_WITH_PROTOCOL.
+                # Rules with a protocol list the members instead (network.py).
                 self._peer_sets = PeerSets(options.name_prefix)
-                capabilities.add(Capability.GROUP_PEERS)
+                capabilities |= {Capability.GROUP_PEERS, Capability.GROUP_PEERS_WITH_PROTOCOL}
             if options.is_local and iptables_usable():
                 # NAT rules in this machine's kernel too.
                 self._floating_nat = FloatingIpNat(options.name_prefix)

@@ -20,9 +20,16 @@ admits is answered without a rule of its own. A filter holds, in this order:
 Each accept rule carries its security rule as JSON in its ``comment`` (libvirt allows 256
 characters), so the rules read back are exactly those applied.
 
-A peer given as a security group (``remote_group_id``) is the group's ipset (``peer_sets``),
-when the driver keeps them and the rule is for any protocol: libvirt accepts ``ipset`` only on
-its ``all`` and ``all-ipv6`` rules. Otherwise the rule matches only the unspecified address,
+A peer given as a security group (``remote_group_id``), where the driver keeps groups' peers:
+
+- in a rule for any protocol, the group's ipset (``peer_sets``): a change of members changes
+  the set, not the filter;
+- in a rule with a protocol, the group's members listed one rule each, after the rule's own
+  (which carries the comment and matches nobody): libvirt 9 keeps ``ipset`` only on its ``all``
+  and ``all-ipv6`` rules and silently drops it from the others, so such a filter is written
+  again when the group's members change (``groups_listed``).
+
+Where the driver keeps no peers, a rule naming a group matches only the unspecified address,
 which no peer has, so it admits nobody.
 """
 
@@ -31,7 +38,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from cloudplane.drivers.network_contract import (
@@ -80,6 +87,9 @@ _VERSIONS = {Ethertype.IPV4: 4, Ethertype.IPV6: 6}
 PeerSetName = Callable[[str, int], str]
 """The ipset holding a security group's peers of an IP version (``PeerSets.set_name``)."""
 
+_Rule = tuple[str, str, str, dict[str, str]]
+"""An accept rule's direction, priority, protocol element and its attributes."""
+
 
 def port_filter_xml(
     name: str,
@@ -88,10 +98,12 @@ def port_filter_xml(
     address: str,
     uuid: str | None = None,
     peer_set: PeerSetName | None = None,
+    members: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
     """The nwfilter ``name`` that admits exactly ``rules`` to a port whose address is
     ``address`` (see the module docstring); give the ``uuid`` of the filter it replaces, if
-    any, and ``peer_set`` where groups' peers are kept as ipsets."""
+    any. Where groups' peers are kept, give ``peer_set``, and ``members``: the addresses of
+    each group in ``groups_listed(rules)`` (a group missing from it has none)."""
     version = ipaddress.ip_address(address).version
     root = ET.Element("filter", name=name, chain="root")
     if uuid is not None:
@@ -107,7 +119,8 @@ def port_filter_xml(
         {"match": "no", "srcipaddr": str(ipaddress.ip_address(address))},
     )
     for rule in rules:
-        _add_rule(root, "accept", *_accepting(rule, peer_set))
+        for accepting in _accepting(rule, peer_set, members or {}):
+            _add_rule(root, "accept", *accepting)
     for element in ("all", "all-ipv6"):
         _add_rule(root, "drop", "inout", _LAST, element, {})
     return ET.tostring(root, encoding="unicode")
@@ -135,39 +148,86 @@ def drops_spoofed_traffic(filter_xml: str) -> bool:
 
 def groups_named(rules: Sequence[SecurityRuleSpec]) -> set[str]:
     """The security groups whose ipsets a filter of ``rules`` names (where they are kept)."""
-    return {group_id for rule in rules if (group_id := _peer_set_group(rule)) is not None}
+    return {
+        rule.remote_group_id
+        for rule in rules
+        if rule.remote_group_id is not None and rule.protocol is RuleProtocol.ANY
+    }
 
 
-def _peer_set_group(rule: SecurityRuleSpec) -> str | None:
-    """The group whose ipset the rule matches; None for a rule that cannot name one (libvirt
-    takes ``ipset`` only on its protocol-less rules) or has no group as its peer."""
-    return rule.remote_group_id if rule.protocol is RuleProtocol.ANY else None
+def groups_listed(rules: Sequence[SecurityRuleSpec]) -> set[str]:
+    """The security groups whose members a filter of ``rules`` lists (where they are kept):
+    those named by rules with a protocol."""
+    return {
+        rule.remote_group_id
+        for rule in rules
+        if rule.remote_group_id is not None and rule.protocol is not RuleProtocol.ANY
+    }
+
+
+def same_rules(first_xml: str, second_xml: str) -> bool:
+    """Whether two filters hold the same rules in the same order, whatever their UUIDs (a
+    filter as libvirt returns it compares equal to the XML it was defined from)."""
+    return _rules_of(first_xml) == _rules_of(second_xml)
+
+
+def _rules_of(filter_xml: str) -> list[tuple[str, ...]]:
+    return [
+        (
+            *(rule.get(key, "") for key in ("action", "direction", "priority")),
+            match.tag,
+            *sorted(f"{key}={value}" for key, value in match.attrib.items()),
+        )
+        for rule in ET.fromstring(filter_xml).iterfind("rule")
+        for match in rule
+    ]
 
 
 def _accepting(
-    rule: SecurityRuleSpec, peer_set: PeerSetName | None
-) -> tuple[str, str, str, dict[str, str]]:
+    rule: SecurityRuleSpec, peer_set: PeerSetName | None, members: Mapping[str, Sequence[str]]
+) -> list[_Rule]:
+    """The accept rules for one security rule: the first carries it as its comment."""
     ingress = rule.direction is RuleDirection.INGRESS
-    attributes: dict[str, str] = {}
     side = "src" if ingress else "dst"
-    peer = rule.remote_cidr
-    if rule.remote_group_id is not None:
-        peer = _NOBODY[rule.ethertype]
-        set_group = _peer_set_group(rule)
-        if peer_set is not None and set_group is not None:
-            attributes["ipset"] = peer_set(set_group, _VERSIONS[rule.ethertype])
-            attributes["ipsetflags"] = side
-            peer = None
-    if peer is not None:
-        network = ipaddress.ip_network(peer, strict=False)
-        attributes[f"{side}ipaddr"] = str(network.network_address)
-        attributes[f"{side}ipmask"] = str(network.prefixlen)
-    if rule.port_min is not None and rule.port_max is not None:
-        attributes["dstportstart"] = str(rule.port_min)
-        attributes["dstportend"] = str(rule.port_max)
-    attributes["comment"] = _comment_of(rule)
+    direction = "in" if ingress else "out"
     element = _ELEMENTS[(rule.protocol, rule.ethertype)]
-    return ("in" if ingress else "out"), _RULES, element, attributes
+    common: dict[str, str] = {}
+    if rule.port_min is not None and rule.port_max is not None:
+        common["dstportstart"] = str(rule.port_min)
+        common["dstportend"] = str(rule.port_max)
+    group_id = rule.remote_group_id
+    listed: list[_Rule] = []
+    if group_id is None:
+        peer = _peer_match(side, rule.remote_cidr)
+    elif peer_set is None:
+        peer = _peer_match(side, _NOBODY[rule.ethertype])
+    elif rule.protocol is RuleProtocol.ANY:
+        peer = {"ipset": peer_set(group_id, _VERSIONS[rule.ethertype]), "ipsetflags": side}
+    else:
+        peer = _peer_match(side, _NOBODY[rule.ethertype])
+        version = _VERSIONS[rule.ethertype]
+        addresses = sorted(
+            {
+                str(parsed)
+                for address in members.get(group_id, ())
+                if (parsed := ipaddress.ip_address(address)).version == version
+            }
+        )
+        listed = [
+            (direction, _RULES, element, {**_peer_match(side, address), **common})
+            for address in addresses
+        ]
+    first = (direction, _RULES, element, {**peer, **common, "comment": _comment_of(rule)})
+    return [first, *listed]
+
+
+def _peer_match(side: str, peer: str | None) -> dict[str, str]:
+    """The attributes matching ``peer`` (an address or a CIDR) on ``side``; any peer for
+    None."""
+    if peer is None:
+        return {}
+    network = ipaddress.ip_network(peer, strict=False)
+    return {f"{side}ipaddr": str(network.network_address), f"{side}ipmask": str(network.prefixlen)}
 
 
 def _add_rule(

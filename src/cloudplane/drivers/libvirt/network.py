@@ -9,7 +9,11 @@ network with the port's MAC. A port's security rules are the nwfilter ``<prefix>
 of running guests at once. libvirt's test hypervisor has no network filters, so there the
 ``security_groups`` capability is off. The peers of security groups are ipsets on a local host
 (``peer_sets``), which the filters name; without ``ipset`` (or on a remote host) the
-``group_peers`` capability is off. Floating IPs are in ``floating_ips``.
+``group_peers`` capability is off. A filter with a rule that has a protocol and a group as its
+peer lists the group's members itself (libvirt matches an ipset only in rules for any
+protocol), so a change of the group's members writes such filters again; the group's sets
+still hold its members, for the listing and for filters written later. Floating IPs are in
+``floating_ips``.
 """
 
 from __future__ import annotations
@@ -31,9 +35,11 @@ from cloudplane.drivers.libvirt.domain_xml import (
 )
 from cloudplane.drivers.libvirt.filter_xml import (
     drops_spoofed_traffic,
+    groups_listed,
     groups_named,
     port_filter_xml,
     rules_of_filter,
+    same_rules,
 )
 from cloudplane.drivers.libvirt.network_xml import (
     DhcpHost,
@@ -102,19 +108,25 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         peer_sets = self._peer_sets
         if peer_sets is None:
             raise Unsupported(Capability.GROUP_PEERS)
-        await self._changing(
-            f"setting the peers of security group {peers.id}",
-            lambda _connection: peer_sets.replace(peers),
-        )
+
+        def set_peers(connection: libvirt.virConnect) -> None:
+            # The filters first: should this stop half-way, the sets are as they were, and
+            # the reconciler, which compares the sets, calls again.
+            self._relist_members_blocking(connection, peers)
+            peer_sets.replace(peers)
+
+        await self._changing(f"setting the peers of security group {peers.id}", set_peers)
 
     async def delete_group_peers(self, group_id: str) -> None:
         peer_sets = self._peer_sets
         if peer_sets is None:
             return
-        await self._changing(
-            f"deleting the peers of security group {group_id}",
-            lambda _connection: peer_sets.remove(group_id),
-        )
+
+        def delete_peers(connection: libvirt.virConnect) -> None:
+            self._relist_members_blocking(connection, GroupPeers(group_id))
+            peer_sets.remove(group_id)
+
+        await self._changing(f"deleting the peers of security group {group_id}", delete_peers)
 
     async def list_group_peers(self) -> list[GroupPeers]:
         if self._peer_sets is None:
@@ -264,6 +276,32 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         # libvirt applies a redefined filter to the interfaces using it at once.
         self._define_filter(connection, port_id, host.ip, rules)
 
+    def _relist_members_blocking(self, connection: libvirt.virConnect, peers: GroupPeers) -> None:
+        """Write again each port filter that lists the group's members and lists others than
+        ``peers.addresses``."""
+        port_addresses: dict[str, str] | None = None
+        for port_filter in connection.listAllNWFilters(0):
+            port_id = self._options.port_id_of_filter(port_filter.name())
+            if port_id is None:
+                continue
+            definition = port_filter.XMLDesc(0)
+            rules = rules_of_filter(definition)
+            if peers.id not in groups_listed(rules):
+                continue
+            if port_addresses is None:
+                port_addresses = {h.port_id: h.ip for _net, h in self._all_ports(connection)}
+            if port_id not in port_addresses:
+                continue  # a port half deleted: its delete removes the filter
+            rewritten = self._filter_xml(
+                port_id,
+                port_addresses[port_id],
+                rules,
+                uuid=port_filter.UUIDString(),
+                changed=peers,
+            )
+            if not same_rules(definition, rewritten):
+                connection.nwfilterDefineXML(rewritten)
+
     def _update_filters_blocking(self, connection: libvirt.virConnect) -> None:
         addresses = {host.port_id: host.ip for _network_id, host in self._all_ports(connection)}
         for port_filter in connection.listAllNWFilters(0):
@@ -302,17 +340,39 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         ip: str,
         rules: Sequence[SecurityRuleSpec],
     ) -> None:
-        name = self._options.port_filter_name(port_id)
         existing = self._find_filter(connection, port_id)
         # Redefining under the same name needs the same UUID, or libvirt refuses.
         uuid = existing.UUIDString() if existing is not None else None
-        peer_set = None
-        if self._peer_sets is not None:
-            # libvirt applies the filter to running guests at once: the sets it names must exist.
-            self._peer_sets.ensure(groups_named(rules))
-            peer_set = self._peer_sets.set_name
-        connection.nwfilterDefineXML(
-            port_filter_xml(name, rules, address=ip, uuid=uuid, peer_set=peer_set)
+        connection.nwfilterDefineXML(self._filter_xml(port_id, ip, rules, uuid=uuid))
+
+    def _filter_xml(
+        self,
+        port_id: str,
+        ip: str,
+        rules: Sequence[SecurityRuleSpec],
+        *,
+        uuid: str | None,
+        changed: GroupPeers | None = None,
+    ) -> str:
+        """The port's filter (``port_filter_xml``), with the members of the groups it lists as
+        their sets hold them, or as ``changed`` gives them for its group."""
+        name = self._options.port_filter_name(port_id)
+        if self._peer_sets is None:
+            return port_filter_xml(name, rules, address=ip, uuid=uuid)
+        # libvirt applies the filter to running guests at once: the sets it names must exist.
+        self._peer_sets.ensure(groups_named(rules) | groups_listed(rules))
+        members: dict[str, tuple[str, ...]] = {}
+        if groups_listed(rules) - ({changed.id} if changed is not None else set()):
+            members = {peers.id: peers.addresses for peers in self._peer_sets.listing()}
+        if changed is not None:
+            members[changed.id] = changed.addresses
+        return port_filter_xml(
+            name,
+            rules,
+            address=ip,
+            uuid=uuid,
+            peer_set=self._peer_sets.set_name,
+            members=members,
         )
 
     def _prepare_to_boot(
