@@ -232,7 +232,8 @@ async def test_a_servers_security_groups_are_its_nics_filter_and_reach_the_host_
 
 
 def _ipset_members(set_name: str) -> set[str]:
-    """The addresses in the host kernel's ipset ``set_name`` (what ``ipset save`` prints)."""
+    """The entries of the host kernel's ipset ``set_name`` (what ``ipset save`` prints): addresses,
+    or address,protocol:port pairs."""
     saved = subprocess.run(["ipset", "save", set_name], capture_output=True, text=True, check=True)
     return {line.split()[2] for line in saved.stdout.splitlines() if line.startswith("add ")}
 
@@ -258,7 +259,7 @@ async def test_servers_of_one_group_are_each_others_peers_in_the_host_firewall(
     device = nic.get("dev")
     assert device is not None
     assert f"-m set --match-set {peer_set} src" in _host_firewall(device)
-    # A rule with a protocol lists the members in each member's filter instead.
+    # A rule with a port range matches a set of (member, port) pairs of its own.
     added = await admin.post(
         f"/security-groups/{default_group}/rules",
         json={
@@ -271,13 +272,17 @@ async def test_servers_of_one_group_are_each_others_peers_in_the_host_firewall(
     )
     assert added.status_code == 201, added.text
     await admin.settle()
-    from_second = f"-s {second_address['ip']}/32 -p tcp -m tcp --dport 5432"
-    assert from_second in _host_firewall(device)
+    pairs = PeerSets(settings.libvirt_name_prefix).pair_set_name(added.json()["id"], 4)
+    assert f"-m set --match-set {pairs} src,dst" in _host_firewall(device)
+    assert _ipset_members(pairs) == {
+        f"{first_address['ip']},tcp:5432",
+        f"{second_address['ip']},tcp:5432",
+    }
 
     assert (await admin.delete(f"/servers/{second['id']}")).status_code == 202
     await admin.settle()
     assert _ipset_members(peer_set) == {first_address["ip"]}
-    assert from_second not in _host_firewall(device)
+    assert _ipset_members(pairs) == {f"{first_address['ip']},tcp:5432"}
 
     # An operator empties the set by hand; the next reconcile fills it again.
     _ipset("flush", peer_set)

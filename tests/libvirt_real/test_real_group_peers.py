@@ -7,6 +7,7 @@ bound to the guest namespace's link as libvirt binds it to a guest's tap device.
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -16,6 +17,7 @@ import pytest
 
 from cloudplane.drivers.libvirt.driver import LibvirtDriver
 from cloudplane.drivers.libvirt.filter_xml import port_filter_xml, same_rules
+from cloudplane.drivers.libvirt.peer_sets import PeerSets
 from cloudplane.drivers.network_contract import (
     Ethertype,
     GroupPeers,
@@ -58,24 +60,22 @@ def answers(guest: Namespace, client: Namespace, port: int = SERVICE_PORT) -> bo
     return not heard.startswith("error")
 
 
+@pytest.mark.parametrize(
+    "ports",
+    [(SERVICE_PORT, SERVICE_PORT), None],
+    ids=["port-range-as-a-set-of-pairs", "any-port-as-listed-members"],
+)
 async def test_a_rule_with_a_protocol_admits_exactly_the_groups_members_as_they_change(
     driver: LibvirtDriver,
     host: libvirt.virConnect,
     namespaces: list[Namespace],
     bindings: list[str],
+    ports: tuple[int, int] | None,
 ) -> None:
     network = network_spec("10.48.0.0/24")
     await driver.create_network(network)
     group_id = new_id()
-    rule = SecurityRuleSpec(
-        id=new_id(),
-        direction=RuleDirection.INGRESS,
-        protocol=RuleProtocol.TCP,
-        ethertype=Ethertype.IPV4,
-        port_min=SERVICE_PORT,
-        port_max=SERVICE_PORT,
-        remote_group_id=group_id,
-    )
+    rule = tcp_from_group(group_id, ports)
     port = replace(port_spec(network.id, GUEST_IP), security_rules=(rule,))
     await driver.create_port(port)
     await driver.set_group_peers(GroupPeers(group_id, (GUEST_IP, MEMBER_IP)))
@@ -89,7 +89,8 @@ async def test_a_rule_with_a_protocol_admits_exactly_the_groups_members_as_they_
 
     assert answers(guest, member)
     assert not answers(guest, stranger)
-    assert not answers(guest, member, SERVICE_PORT + 1)  # the rule's port only
+    # Another port: only a rule for any port admits it.
+    assert answers(guest, member, SERVICE_PORT + 1) is (ports is None)
 
     await driver.set_group_peers(GroupPeers(group_id, (GUEST_IP, STRANGER_IP)))
 
@@ -99,6 +100,61 @@ async def test_a_rule_with_a_protocol_admits_exactly_the_groups_members_as_they_
     await driver.delete_group_peers(group_id)
 
     assert not answers(guest, stranger)
+
+
+def tcp_from_group(group_id: str, ports: tuple[int, int] | None) -> SecurityRuleSpec:
+    return SecurityRuleSpec(
+        id=new_id(),
+        direction=RuleDirection.INGRESS,
+        protocol=RuleProtocol.TCP,
+        ethertype=Ethertype.IPV4,
+        port_min=ports[0] if ports else None,
+        port_max=ports[1] if ports else None,
+        remote_group_id=group_id,
+    )
+
+
+def set_entries(name: str) -> set[str] | None:
+    """What the host's ipset ``name`` holds; None when there is no such set."""
+    saved = subprocess.run(["ipset", "save", name], capture_output=True, text=True, check=False)
+    if saved.returncode != 0:
+        return None
+    return {line.split()[2] for line in saved.stdout.splitlines() if line.startswith("add ")}
+
+
+async def test_a_rules_set_of_pairs_follows_the_members_and_goes_with_the_last_filter_naming_it(
+    driver: LibvirtDriver,
+) -> None:
+    network = network_spec("10.48.0.0/24")
+    await driver.create_network(network)
+    group_id = new_id()
+    rule = tcp_from_group(group_id, (5432, 5433))
+    first = replace(port_spec(network.id, GUEST_IP), security_rules=(rule,))
+    second = replace(
+        port_spec(network.id, MEMBER_IP), mac="fa:16:3e:48:00:11", security_rules=(rule,)
+    )
+    for port in (first, second):
+        await driver.create_port(port)
+    pairs = PeerSets(driver.options.name_prefix).pair_set_name(rule.id, 4)
+    assert set_entries(pairs) == set()  # made before a filter named it, empty for now
+
+    await driver.set_group_peers(GroupPeers(group_id, (GUEST_IP, MEMBER_IP, "fd00::9")))
+    assert set_entries(pairs) == {
+        f"{address},tcp:{port}" for address in (GUEST_IP, MEMBER_IP) for port in (5432, 5433)
+    }
+
+    await driver.delete_port(second.id)
+    assert set_entries(pairs) is not None  # the first port's filter still names it
+    await driver.apply_security_groups(first.id, [])
+    assert set_entries(pairs) is None
+
+    # Named again, it is filled from the group's set at once.
+    await driver.apply_security_groups(first.id, [rule])
+    assert set_entries(pairs) == {
+        f"{address},tcp:{port}" for address in (GUEST_IP, MEMBER_IP) for port in (5432, 5433)
+    }
+    await driver.delete_network(network.id)
+    assert set_entries(pairs) is None
 
 
 async def test_libvirt_renders_a_filter_listing_members_as_the_driver_compares_it(
@@ -112,8 +168,6 @@ async def test_libvirt_renders_a_filter_listing_members_as_the_driver_compares_i
         direction=RuleDirection.EGRESS,
         protocol=RuleProtocol.UDP,
         ethertype=Ethertype.IPV4,
-        port_min=53,
-        port_max=53,
         remote_group_id=group_id,
     )
     port = replace(port_spec(network.id, GUEST_IP), security_rules=(rule,))
@@ -129,7 +183,7 @@ async def test_libvirt_renders_a_filter_listing_members_as_the_driver_compares_i
         name,
         [rule],
         address=GUEST_IP,
-        peer_set=lambda group, version: f"unused{version}",
+        peer_sets=PeerSets(driver.options.name_prefix),
         members={group_id: peers.addresses},
     )
     assert same_rules(defined, expected)

@@ -8,9 +8,12 @@ from typing import NamedTuple
 
 from cloudplane.drivers.libvirt.filter_xml import (
     COMMENT_LIMIT,
+    MOST_PAIRED_PORTS,
     drops_spoofed_traffic,
     groups_listed,
     groups_named,
+    pair_set_entries,
+    paired_rules,
     port_filter_xml,
     rules_of_filter,
     same_rules,
@@ -125,8 +128,17 @@ def test_a_peer_given_as_a_group_matches_only_the_unspecified_address_without_pe
     )
 
 
-def _peer_set(group_id: str, version: int) -> str:
-    return f"set{version}-{group_id[:8]}"
+class _Sets:
+    """Set names as ``PeerSets`` gives them, made recognisable."""
+
+    def set_name(self, group_id: str, version: int) -> str:
+        return f"group{version}-{group_id[:8]}"
+
+    def pair_set_name(self, rule_id: str, version: int) -> str:
+        return f"pairs{version}-{rule_id[:8]}"
+
+
+_SETS = _Sets()
 
 
 def test_a_group_peer_of_any_protocol_is_the_groups_ipset_of_the_rules_family() -> None:
@@ -139,76 +151,116 @@ def test_a_group_peer_of_any_protocol_is_the_groups_ipset_of_the_rules_family() 
         remote_group_id=group_id,
     )
 
-    written = port_filter_xml("f", [members_in, to_members_v6], address=_V4, peer_set=_peer_set)
+    written = port_filter_xml("f", [members_in, to_members_v6], address=_V4, peer_sets=_SETS)
     inbound, outbound = _accepting(written)
 
     assert (inbound.element, inbound.direction) == ("all", "in")
     assert (inbound.attributes["ipset"], inbound.attributes["ipsetflags"]) == (
-        _peer_set(group_id, 4),
+        _SETS.set_name(group_id, 4),
         "src",
     )
     assert (outbound.element, outbound.direction) == ("all-ipv6", "out")
     assert (outbound.attributes["ipset"], outbound.attributes["ipsetflags"]) == (
-        _peer_set(group_id, 6),
+        _SETS.set_name(group_id, 6),
         "dst",
     )
     assert not {"srcipaddr", "dstipaddr"} & (inbound.attributes.keys() | outbound.attributes.keys())
     assert rules_of_filter(written) == (members_in, to_members_v6)
     assert groups_named([members_in, to_members_v6]) == {group_id}
+    assert paired_rules([members_in, to_members_v6]) == []
 
 
-def test_a_group_peer_with_a_protocol_lists_the_groups_members_of_the_rules_family() -> None:
+def test_a_group_peer_of_a_port_range_is_a_set_of_member_and_port_pairs_of_the_rule() -> None:
     group_id = str(uuid.uuid4())
     ssh_from_members = _rule(port_min=22, port_max=22, remote_group_id=group_id)
+    dns_to_members = _rule(
+        direction=RuleDirection.EGRESS,
+        protocol=RuleProtocol.UDP,
+        ethertype=Ethertype.IPV6,
+        port_min=53,
+        port_max=53 + MOST_PAIRED_PORTS - 1,
+        remote_group_id=group_id,
+    )
+
+    written = port_filter_xml("f", [ssh_from_members, dns_to_members], address=_V4, peer_sets=_SETS)
+    inbound, outbound = _accepting(written)
+
+    # libvirt's "all" rule, as libvirt keeps an ipset on no other; the pairs hold the ports.
+    assert (inbound.element, inbound.direction) == ("all", "in")
+    assert inbound.attributes["ipset"] == _SETS.pair_set_name(ssh_from_members.id, 4)
+    assert inbound.attributes["ipsetflags"] == "src,dst"
+    assert (outbound.element, outbound.direction) == ("all-ipv6", "out")
+    assert outbound.attributes["ipset"] == _SETS.pair_set_name(dns_to_members.id, 6)
+    assert outbound.attributes["ipsetflags"] == "dst,dst"
+    for match in (inbound, outbound):
+        assert not {"dstportstart", "srcipaddr", "dstipaddr"} & match.attributes.keys()
+    assert rules_of_filter(written) == (ssh_from_members, dns_to_members)
+    assert paired_rules([ssh_from_members, dns_to_members]) == [
+        (ssh_from_members, group_id),
+        (dns_to_members, group_id),
+    ]
+    assert groups_listed([ssh_from_members, dns_to_members]) == set()
+    members = ("10.0.0.7", "2001:db8::7", "10.0.0.6")
+    assert pair_set_entries(ssh_from_members, members) == [
+        "10.0.0.6,tcp:22-22",
+        "10.0.0.7,tcp:22-22",
+    ]
+    assert pair_set_entries(dns_to_members, members) == [f"2001:db8::7,udp:53-{52 + 1024}"]
+
+
+def test_a_group_peer_no_set_of_pairs_can_say_lists_the_members_of_the_rules_family() -> None:
+    group_id = str(uuid.uuid4())
+    any_tcp = _rule(remote_group_id=group_id)
+    too_wide = _rule(port_min=1, port_max=MOST_PAIRED_PORTS + 1, remote_group_id=group_id)
+    pings = _rule(protocol=RuleProtocol.ICMP, remote_group_id=group_id)
     members = {group_id: ("10.0.0.7", "2001:db8::7", "10.0.0.6")}
 
-    written = port_filter_xml(
-        "f", [ssh_from_members], address=_V4, peer_set=_peer_set, members=members
-    )
-    first, *listed = _accepting(written)
+    for rule in (any_tcp, too_wide, pings):
+        written = port_filter_xml("f", [rule], address=_V4, peer_sets=_SETS, members=members)
+        first, *listed = _accepting(written)
 
-    # The rule's own match carries it and admits nobody; libvirt would drop an ipset here.
-    assert "ipset" not in first.attributes
-    assert (first.attributes["srcipaddr"], first.attributes["srcipmask"]) == ("0.0.0.0", "32")
-    assert [(m.attributes["srcipaddr"], m.attributes["srcipmask"]) for m in listed] == [
-        ("10.0.0.6", "32"),
-        ("10.0.0.7", "32"),
-    ]
-    for match in listed:
-        assert (match.element, match.direction) == ("tcp", "in")
-        assert (match.attributes["dstportstart"], match.attributes["dstportend"]) == ("22", "22")
-        assert "comment" not in match.attributes
-    assert rules_of_filter(written) == (ssh_from_members,)
-    assert groups_listed([ssh_from_members]) == {group_id}
-    assert groups_named([ssh_from_members]) == set()
+        # The rule's own match carries it and admits nobody.
+        assert "ipset" not in first.attributes
+        assert (first.attributes["srcipaddr"], first.attributes["srcipmask"]) == ("0.0.0.0", "32")
+        assert [(m.attributes["srcipaddr"], m.attributes["srcipmask"]) for m in listed] == [
+            ("10.0.0.6", "32"),
+            ("10.0.0.7", "32"),
+        ]
+        for match in listed:
+            assert (match.element, match.direction) == (first.element, "in")
+            assert match.attributes.get("dstportstart") == first.attributes.get("dstportstart")
+            assert "comment" not in match.attributes
+        assert rules_of_filter(written) == (rule,)
+    assert groups_listed([any_tcp, too_wide, pings]) == {group_id}
+    assert paired_rules([any_tcp, too_wide, pings]) == []
 
 
-def test_a_group_peer_with_a_protocol_and_no_members_admits_nobody() -> None:
+def test_a_listed_group_peer_with_no_members_admits_nobody() -> None:
     to_members = _rule(
         direction=RuleDirection.EGRESS,
         protocol=RuleProtocol.UDP,
         remote_group_id=str(uuid.uuid4()),
     )
 
-    (only,) = _accepting(port_filter_xml("f", [to_members], address=_V4, peer_set=_peer_set))
+    (only,) = _accepting(port_filter_xml("f", [to_members], address=_V4, peer_sets=_SETS))
 
     assert (only.attributes["dstipaddr"], only.attributes["dstipmask"]) == ("0.0.0.0", "32")
 
 
 def test_filters_compare_by_their_rules_not_their_uuids_or_attribute_order() -> None:
     group_id = str(uuid.uuid4())
-    rules = [_rule(port_min=22, port_max=22, remote_group_id=group_id)]
+    rules = [_rule(protocol=RuleProtocol.ICMP, remote_group_id=group_id)]
     before = port_filter_xml(
-        "f", rules, address=_V4, peer_set=_peer_set, members={group_id: ("10.0.0.6",)}
+        "f", rules, address=_V4, peer_sets=_SETS, members={group_id: ("10.0.0.6",)}
     )
     reordered = ET.fromstring(before)
     ET.SubElement(reordered, "uuid").text = str(uuid.uuid4())
-    for match in reordered.iter("tcp"):
+    for match in reordered.iter("icmp"):
         items = list(match.attrib.items())
         match.attrib.clear()
         match.attrib.update(reversed(items))
     after = port_filter_xml(
-        "f", rules, address=_V4, peer_set=_peer_set, members={group_id: ("10.0.0.7",)}
+        "f", rules, address=_V4, peer_sets=_SETS, members={group_id: ("10.0.0.7",)}
     )
 
     assert same_rules(before, ET.tostring(reordered, encoding="unicode"))

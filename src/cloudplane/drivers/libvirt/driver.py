@@ -22,6 +22,7 @@ from cloudplane.drivers.libvirt.connection import (
 from cloudplane.drivers.libvirt.events import LifecycleWatch, ensure_event_loop
 from cloudplane.drivers.libvirt.floating_ip_nat import FloatingIpNat, iptables_usable
 from cloudplane.drivers.libvirt.floating_ips import LibvirtFloatingIps
+from cloudplane.drivers.libvirt.group_peers import LibvirtGroupPeers
 from cloudplane.drivers.libvirt.network import LibvirtNetwork
 from cloudplane.drivers.libvirt.options import LibvirtOptions
 from cloudplane.drivers.libvirt.peer_sets import PeerSets, ipset_usable
@@ -38,7 +39,14 @@ _REAL_HYPERVISOR = frozenset(
 )
 
 
-class LibvirtDriver(LibvirtCompute, LibvirtStorage, LibvirtNetwork, LibvirtFloatingIps, Driver):
+class LibvirtDriver(
+    LibvirtCompute,
+    LibvirtStorage,
+    LibvirtNetwork,
+    LibvirtGroupPeers,
+    LibvirtFloatingIps,
+    Driver,
+):
     """Servers, volumes and networks on the libvirt host ``options.uri``.
 
     Copying volume data (``VOLUME_DATA``) runs ``qemu-img`` here, groups' peers

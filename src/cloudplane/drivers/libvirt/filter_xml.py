@@ -20,15 +20,21 @@ admits is answered without a rule of its own. A filter holds, in this order:
 Each accept rule carries its security rule as JSON in its ``comment`` (libvirt allows 256
 characters), so the rules read back are exactly those applied.
 
-A peer given as a security group (``remote_group_id``), where the driver keeps groups' peers:
+A peer given as a security group (``remote_group_id``), where the driver keeps groups' peers
+(``peer_sets``), is matched by an ipset that libvirt's ``all`` (or ``all-ipv6``) rule names, or,
+where no set can say it, by the members listed in the filter. libvirt 9 keeps ``ipset`` only on
+its ``all`` and ``all-ipv6`` rules (it silently drops it from a ``tcp`` rule, which then admits
+everyone), so:
 
-- in a rule for any protocol, the group's ipset (``peer_sets``): a change of members changes
-  the set, not the filter;
-- in a rule with a protocol, the group's members listed one rule each, after the rule's own
-  (which carries the comment and matches nobody): libvirt 9 keeps ``ipset`` only on its ``all``
-  and ``all-ipv6`` rules and silently drops it from the others, so such a filter is written
-  again when the group's members change (``groups_listed``).
+- a rule for any protocol matches the group's set of addresses;
+- a tcp or udp rule over at most ``MOST_PAIRED_PORTS`` ports matches a set of its own holding
+  (member, protocol:port) pairs (``--match-set … src,dst``), so the protocol and the port are
+  part of the set's entries;
+- any other rule with a protocol (icmp, no port range, a wider one) lists the group's members
+  one rule each, after the rule's own (which carries the comment and matches nobody); such a
+  filter is written again when the group's members change (``groups_listed``).
 
+Each change of members then changes only sets, except for the filters that list members.
 Where the driver keeps no peers, a rule naming a group matches only the unspecified address,
 which no peer has, so it admits nobody.
 """
@@ -38,8 +44,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from cloudplane.drivers.network_contract import (
     Ethertype,
@@ -84,8 +90,22 @@ _NOBODY = {Ethertype.IPV4: "0.0.0.0/32", Ethertype.IPV6: "::/128"}
 _VERSIONS = {Ethertype.IPV4: 4, Ethertype.IPV6: 6}
 
 
-PeerSetName = Callable[[str, int], str]
-"""The ipset holding a security group's peers of an IP version (``PeerSets.set_name``)."""
+MOST_PAIRED_PORTS = 1024
+"""The widest port range a rule's set of (member, port) pairs covers: the set holds one entry
+per member and port."""
+
+
+class SetNames(Protocol):
+    """The names of the ipsets that filters match groups' members with (``PeerSets``)."""
+
+    def set_name(self, group_id: str, version: int) -> str:
+        """The set of the group's addresses of IP ``version``."""
+        ...
+
+    def pair_set_name(self, rule_id: str, version: int) -> str:
+        """The set of (member, protocol:port) pairs of the rule, of IP ``version``."""
+        ...
+
 
 _Rule = tuple[str, str, str, dict[str, str]]
 """An accept rule's direction, priority, protocol element and its attributes."""
@@ -97,12 +117,12 @@ def port_filter_xml(
     *,
     address: str,
     uuid: str | None = None,
-    peer_set: PeerSetName | None = None,
+    peer_sets: SetNames | None = None,
     members: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
     """The nwfilter ``name`` that admits exactly ``rules`` to a port whose address is
     ``address`` (see the module docstring); give the ``uuid`` of the filter it replaces, if
-    any. Where groups' peers are kept, give ``peer_set``, and ``members``: the addresses of
+    any. Where groups' peers are kept, give ``peer_sets``, and ``members``: the addresses of
     each group in ``groups_listed(rules)`` (a group missing from it has none)."""
     version = ipaddress.ip_address(address).version
     root = ET.Element("filter", name=name, chain="root")
@@ -119,7 +139,7 @@ def port_filter_xml(
         {"match": "no", "srcipaddr": str(ipaddress.ip_address(address))},
     )
     for rule in rules:
-        for accepting in _accepting(rule, peer_set, members or {}):
+        for accepting in _accepting(rule, peer_sets, members or {}):
             _add_rule(root, "accept", *accepting)
     for element in ("all", "all-ipv6"):
         _add_rule(root, "drop", "inout", _LAST, element, {})
@@ -155,14 +175,59 @@ def groups_named(rules: Sequence[SecurityRuleSpec]) -> set[str]:
     }
 
 
+def paired_rules(rules: Sequence[SecurityRuleSpec]) -> list[tuple[SecurityRuleSpec, str]]:
+    """The rules of ``rules`` that match a set of (member, port) pairs of their own (where
+    groups' peers are kept), each with its group: ``pair_set_entries`` gives the entries."""
+    return [
+        (rule, rule.remote_group_id) for rule in rules if rule.remote_group_id and _is_paired(rule)
+    ]
+
+
 def groups_listed(rules: Sequence[SecurityRuleSpec]) -> set[str]:
     """The security groups whose members a filter of ``rules`` lists (where they are kept):
-    those named by rules with a protocol."""
+    those named by rules with a protocol that no set of pairs can match."""
     return {
         rule.remote_group_id
         for rule in rules
-        if rule.remote_group_id is not None and rule.protocol is not RuleProtocol.ANY
+        if rule.remote_group_id is not None
+        and rule.protocol is not RuleProtocol.ANY
+        and not _is_paired(rule)
     }
+
+
+def rule_version(rule: SecurityRuleSpec) -> int:
+    """The IP version of the traffic a rule admits."""
+    return _VERSIONS[rule.ethertype]
+
+
+def pair_set_entries(rule: SecurityRuleSpec, addresses: Sequence[str]) -> list[str]:
+    """What a paired rule's set holds for its group's ``addresses``, as ``ipset add`` takes
+    it (a range of ports stands for one entry per port); addresses of the other IP version
+    are left out."""
+    version = _VERSIONS[rule.ethertype]
+    ports = f"{rule.protocol.value}:{rule.port_min}-{rule.port_max}"
+    return [f"{address},{ports}" for address in _of_version(addresses, version)]
+
+
+def _is_paired(rule: SecurityRuleSpec) -> bool:
+    return (
+        rule.remote_group_id is not None
+        and rule.protocol in (RuleProtocol.TCP, RuleProtocol.UDP)
+        and rule.port_min is not None
+        and rule.port_max is not None
+        and rule.port_max - rule.port_min < MOST_PAIRED_PORTS
+    )
+
+
+def _of_version(addresses: Sequence[str], version: int) -> list[str]:
+    """``addresses`` of IP ``version``, written as ipaddress writes them, sorted, once each."""
+    return sorted(
+        {
+            str(parsed)
+            for address in addresses
+            if (parsed := ipaddress.ip_address(address)).version == version
+        }
+    )
 
 
 def same_rules(first_xml: str, second_xml: str) -> bool:
@@ -184,12 +249,13 @@ def _rules_of(filter_xml: str) -> list[tuple[str, ...]]:
 
 
 def _accepting(
-    rule: SecurityRuleSpec, peer_set: PeerSetName | None, members: Mapping[str, Sequence[str]]
+    rule: SecurityRuleSpec, peer_sets: SetNames | None, members: Mapping[str, Sequence[str]]
 ) -> list[_Rule]:
     """The accept rules for one security rule: the first carries it as its comment."""
     ingress = rule.direction is RuleDirection.INGRESS
     side = "src" if ingress else "dst"
     direction = "in" if ingress else "out"
+    version = _VERSIONS[rule.ethertype]
     element = _ELEMENTS[(rule.protocol, rule.ethertype)]
     common: dict[str, str] = {}
     if rule.port_min is not None and rule.port_max is not None:
@@ -199,23 +265,19 @@ def _accepting(
     listed: list[_Rule] = []
     if group_id is None:
         peer = _peer_match(side, rule.remote_cidr)
-    elif peer_set is None:
+    elif peer_sets is None:
         peer = _peer_match(side, _NOBODY[rule.ethertype])
     elif rule.protocol is RuleProtocol.ANY:
-        peer = {"ipset": peer_set(group_id, _VERSIONS[rule.ethertype]), "ipsetflags": side}
+        peer = {"ipset": peer_sets.set_name(group_id, version), "ipsetflags": side}
+    elif _is_paired(rule):
+        # The set's entries hold the protocol and the port, so the rule is libvirt's "all".
+        element, common = _ANY_OF_VERSION[version], {}
+        peer = {"ipset": peer_sets.pair_set_name(rule.id, version), "ipsetflags": f"{side},dst"}
     else:
         peer = _peer_match(side, _NOBODY[rule.ethertype])
-        version = _VERSIONS[rule.ethertype]
-        addresses = sorted(
-            {
-                str(parsed)
-                for address in members.get(group_id, ())
-                if (parsed := ipaddress.ip_address(address)).version == version
-            }
-        )
         listed = [
             (direction, _RULES, element, {**_peer_match(side, address), **common})
-            for address in addresses
+            for address in _of_version(members.get(group_id, ()), version)
         ]
     first = (direction, _RULES, element, {**peer, **common, "comment": _comment_of(rule)})
     return [first, *listed]

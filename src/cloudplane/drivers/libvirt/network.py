@@ -9,10 +9,7 @@ network with the port's MAC. A port's security rules are the nwfilter ``<prefix>
 of running guests at once. libvirt's test hypervisor has no network filters, so there the
 ``security_groups`` capability is off. The peers of security groups are ipsets on a local host
 (``peer_sets``), which the filters name; without ``ipset`` (or on a remote host) the
-``group_peers`` capability is off. A filter with a rule that has a protocol and a group as its
-peer lists the group's members itself (libvirt matches an ipset only in rules for any
-protocol), so a change of the group's members writes such filters again; the group's sets
-still hold its members, for the listing and for filters written later. Floating IPs are in
+``group_peers`` capability is off; the groups' peers are in ``group_peers``, floating IPs in
 ``floating_ips``.
 """
 
@@ -35,11 +32,8 @@ from cloudplane.drivers.libvirt.domain_xml import (
 )
 from cloudplane.drivers.libvirt.filter_xml import (
     drops_spoofed_traffic,
-    groups_listed,
-    groups_named,
     port_filter_xml,
     rules_of_filter,
-    same_rules,
 )
 from cloudplane.drivers.libvirt.network_xml import (
     DhcpHost,
@@ -49,9 +43,7 @@ from cloudplane.drivers.libvirt.network_xml import (
     network_cidr,
 )
 from cloudplane.drivers.libvirt.parts import LibvirtParts
-from cloudplane.drivers.libvirt.peer_sets import PeerSets
 from cloudplane.drivers.network_contract import (
-    GroupPeers,
     InterfaceSpec,
     NetworkDriver,
     NetworkInfo,
@@ -72,8 +64,6 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
 
     _nat: bool = False
     _network_changes: asyncio.Lock | None = None
-    _peer_sets: PeerSets | None = None
-    """Where groups' peers are kept; None without the ``group_peers`` capability."""
 
     async def create_network(self, spec: NetworkSpec) -> NetworkInfo:
         return await self._changing(
@@ -103,35 +93,6 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         await self._changing(
             f"applying the rules of port {port_id}", self._apply_rules_blocking, port_id, rules
         )
-
-    async def set_group_peers(self, peers: GroupPeers) -> None:
-        peer_sets = self._peer_sets
-        if peer_sets is None:
-            raise Unsupported(Capability.GROUP_PEERS)
-
-        def set_peers(connection: libvirt.virConnect) -> None:
-            # The filters first: should this stop half-way, the sets are as they were, and
-            # the reconciler, which compares the sets, calls again.
-            self._relist_members_blocking(connection, peers)
-            peer_sets.replace(peers)
-
-        await self._changing(f"setting the peers of security group {peers.id}", set_peers)
-
-    async def delete_group_peers(self, group_id: str) -> None:
-        peer_sets = self._peer_sets
-        if peer_sets is None:
-            return
-
-        def delete_peers(connection: libvirt.virConnect) -> None:
-            self._relist_members_blocking(connection, GroupPeers(group_id))
-            peer_sets.remove(group_id)
-
-        await self._changing(f"deleting the peers of security group {group_id}", delete_peers)
-
-    async def list_group_peers(self) -> list[GroupPeers]:
-        if self._peer_sets is None:
-            return []
-        return await asyncio.to_thread(self._peer_sets.listing)
 
     async def _bring_filters_up_to_date(self) -> None:
         """Redefine each port filter an older version wrote without the drop of spoofed
@@ -191,9 +152,7 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         # with the network still there to be deleted again.
         ports = dhcp_hosts(self._config_xml(network))
         for host in ports:
-            port_filter = self._find_filter(connection, host.port_id)
-            if port_filter is not None:
-                port_filter.undefine()
+            self._undefine_filter(connection, host.port_id)
         port_ids = {host.port_id for host in ports}
         self._unmap_blocking(lambda mapping: mapping.port_id in port_ids)
         if network.isActive():
@@ -242,9 +201,15 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         if found is not None:
             self._delete_dhcp_host(connection, *found)
         # Also when the port is gone: a create that stopped after its filter leaves only that.
+        self._undefine_filter(connection, port_id)
+
+    def _undefine_filter(self, connection: libvirt.virConnect, port_id: str) -> None:
+        """Remove the port's filter, if any, and the sets of pairs only it named."""
         port_filter = self._find_filter(connection, port_id)
         if port_filter is not None:
+            rules = rules_of_filter(port_filter.XMLDesc(0))
             port_filter.undefine()
+            self._retire_pair_sets(connection, rules)
 
     def _delete_dhcp_host(
         self, connection: libvirt.virConnect, network_id: str, host: DhcpHost
@@ -275,32 +240,6 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         _network_id, host = found
         # libvirt applies a redefined filter to the interfaces using it at once.
         self._define_filter(connection, port_id, host.ip, rules)
-
-    def _relist_members_blocking(self, connection: libvirt.virConnect, peers: GroupPeers) -> None:
-        """Write again each port filter that lists the group's members and lists others than
-        ``peers.addresses``."""
-        port_addresses: dict[str, str] | None = None
-        for port_filter in connection.listAllNWFilters(0):
-            port_id = self._options.port_id_of_filter(port_filter.name())
-            if port_id is None:
-                continue
-            definition = port_filter.XMLDesc(0)
-            rules = rules_of_filter(definition)
-            if peers.id not in groups_listed(rules):
-                continue
-            if port_addresses is None:
-                port_addresses = {h.port_id: h.ip for _net, h in self._all_ports(connection)}
-            if port_id not in port_addresses:
-                continue  # a port half deleted: its delete removes the filter
-            rewritten = self._filter_xml(
-                port_id,
-                port_addresses[port_id],
-                rules,
-                uuid=port_filter.UUIDString(),
-                changed=peers,
-            )
-            if not same_rules(definition, rewritten):
-                connection.nwfilterDefineXML(rewritten)
 
     def _update_filters_blocking(self, connection: libvirt.virConnect) -> None:
         addresses = {host.port_id: host.ip for _network_id, host in self._all_ports(connection)}
@@ -343,35 +282,26 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         existing = self._find_filter(connection, port_id)
         # Redefining under the same name needs the same UUID, or libvirt refuses.
         uuid = existing.UUIDString() if existing is not None else None
-        connection.nwfilterDefineXML(self._filter_xml(port_id, ip, rules, uuid=uuid))
+        former_rules = rules_of_filter(existing.XMLDesc(0)) if existing is not None else ()
+        members = self._ready_sets(rules)
+        connection.nwfilterDefineXML(self._filter_xml(port_id, ip, rules, uuid, members))
+        self._retire_pair_sets(connection, former_rules)
 
     def _filter_xml(
         self,
         port_id: str,
         ip: str,
         rules: Sequence[SecurityRuleSpec],
-        *,
         uuid: str | None,
-        changed: GroupPeers | None = None,
+        members: dict[str, tuple[str, ...]],
     ) -> str:
-        """The port's filter (``port_filter_xml``), with the members of the groups it lists as
-        their sets hold them, or as ``changed`` gives them for its group."""
-        name = self._options.port_filter_name(port_id)
-        if self._peer_sets is None:
-            return port_filter_xml(name, rules, address=ip, uuid=uuid)
-        # libvirt applies the filter to running guests at once: the sets it names must exist.
-        self._peer_sets.ensure(groups_named(rules) | groups_listed(rules))
-        members: dict[str, tuple[str, ...]] = {}
-        if groups_listed(rules) - ({changed.id} if changed is not None else set()):
-            members = {peers.id: peers.addresses for peers in self._peer_sets.listing()}
-        if changed is not None:
-            members[changed.id] = changed.addresses
+        """The port's filter (``port_filter_xml``), listing ``members`` where it lists them."""
         return port_filter_xml(
-            name,
+            self._options.port_filter_name(port_id),
             rules,
             address=ip,
             uuid=uuid,
-            peer_set=self._peer_sets.set_name,
+            peer_sets=self._peer_sets,
             members=members,
         )
 
@@ -385,13 +315,12 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         domain, definition = self._filter_unfiltered_nics(connection, domain)
         if self._peer_sets is not None:
             # A host restart empties the kernel's sets, and libvirt cannot start a guest whose
-            # filter names a missing set. They stay empty until the next set_group_peers.
-            groups: set[str] = set()
+            # filter names a missing set. The groups' sets stay empty until the next
+            # set_group_peers, and the sets of pairs follow them.
             for filter_name in port_filters_of(definition):
                 port_id = self._options.port_id_of_filter(filter_name)
                 if port_id is not None:
-                    groups |= groups_named(self._rules_blocking(connection, port_id))
-            self._peer_sets.ensure(groups)
+                    self._ready_sets(self._rules_blocking(connection, port_id))
         return domain
 
     def _filter_unfiltered_nics(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import libvirt
@@ -13,7 +13,8 @@ from cloudplane.drivers.libvirt.connection import HostConnection
 from cloudplane.drivers.libvirt.domain_xml import NetworkInterface
 from cloudplane.drivers.libvirt.network_xml import DhcpHost
 from cloudplane.drivers.libvirt.options import LibvirtOptions
-from cloudplane.drivers.network_contract import FloatingIpInfo, InterfaceSpec
+from cloudplane.drivers.libvirt.peer_sets import PeerSets
+from cloudplane.drivers.network_contract import FloatingIpInfo, InterfaceSpec, SecurityRuleSpec
 
 _T = TypeVar("_T")
 
@@ -36,6 +37,8 @@ class LibvirtParts(abc.ABC):
     _options: LibvirtOptions
     _virt_type: str = "qemu"
     _hypervisor_host: str | None = None
+    _peer_sets: PeerSets | None = None
+    """Where groups' peers are kept; None without the ``group_peers`` capability."""
 
     @abc.abstractmethod
     def _volume_path_blocking(self, connection: libvirt.virConnect, volume_id: str) -> str:
@@ -72,3 +75,30 @@ class LibvirtParts(abc.ABC):
     @abc.abstractmethod
     def _unmap_blocking(self, unmapped: Callable[[FloatingIpInfo], bool]) -> None:
         """Remove the floating-IP mappings ``unmapped`` picks (none where there are none)."""
+
+    @abc.abstractmethod
+    def _all_ports(self, connection: libvirt.virConnect) -> list[tuple[str, DhcpHost]]:
+        """Every port of cloudplane's networks, with its network's id."""
+
+    @abc.abstractmethod
+    def _filter_xml(
+        self,
+        port_id: str,
+        ip: str,
+        rules: Sequence[SecurityRuleSpec],
+        uuid: str | None,
+        members: dict[str, tuple[str, ...]],
+    ) -> str:
+        """The port's filter (``filter_xml.port_filter_xml``), listing ``members`` where it
+        lists a group's members."""
+
+    @abc.abstractmethod
+    def _ready_sets(self, rules: Sequence[SecurityRuleSpec]) -> dict[str, tuple[str, ...]]:
+        """Make the sets a filter of ``rules`` names exist and hold the members; returns the
+        members of the groups it lists."""
+
+    @abc.abstractmethod
+    def _retire_pair_sets(
+        self, connection: libvirt.virConnect, former_rules: Sequence[SecurityRuleSpec]
+    ) -> None:
+        """Destroy the sets of pairs of ``former_rules`` that no port filter names any more."""

@@ -15,6 +15,10 @@ A filter naming a set that does not exist makes libvirt fail to start the guest,
 restart empties the kernel's sets: the driver creates a group's sets, empty, before a filter
 names them and before it starts a guest; the next reconcile round fills them again.
 
+A rule with a protocol and a port range has a set of its own (``filter_xml``), of (member,
+protocol:port) pairs: ``<tag><p or q><rule>``, ``p`` for IPv4 and ``q`` for IPv6, filled and
+swapped in the same way (temporary letters ``r`` and ``s``).
+
 Blocking: each call runs the ``ipset`` command once. Call from a worker thread, as root.
 """
 
@@ -38,8 +42,13 @@ IPSET = "ipset"
 _FAMILIES = {4: ("4", "x", "inet"), 6: ("6", "y", "inet6")}
 """Per IP version: the name's family letter for the set, for its temporary twin, and ipset's
 family."""
+_PAIR_LETTERS = {4: ("p", "r"), 6: ("q", "s")}
+"""Per IP version: the letter of a rule's set of pairs, and of its temporary twin."""
 _VERSION_OF_LETTER = {"4": 4, "6": 6}
-_GROUP_CHARS = 26
+_ID_CHARS = 26
+_MOST_PAIRS = 1 << 20
+"""A set of pairs holds one entry per member and port: room for a thousand members of a rule
+of a thousand ports (ipset's default is 65,536)."""
 
 
 def ipset_usable() -> bool:
@@ -82,6 +91,35 @@ class PeerSets:
             lines += [f"swap {temp} {name}", f"destroy {temp}"]
         _restore(lines)
 
+    def pair_set_name(self, rule_id: str, version: int) -> str:
+        """The set of (member, protocol:port) pairs of rule ``rule_id``, of IP ``version``; a
+        non-UUID id is a ``DriverError``."""
+        return self._name(rule_id, _PAIR_LETTERS[version][0])
+
+    def replace_pairs(self, rule_id: str, version: int, entries: Sequence[str]) -> None:
+        """Make the rule's set of pairs hold exactly ``entries`` (``pair_set_entries``),
+        swapped in whole; creates it when missing."""
+        letter, temp_letter = _PAIR_LETTERS[version]
+        name, temp = self._name(rule_id, letter), self._name(rule_id, temp_letter)
+        lines = [self._create_pairs(name, version), self._create_pairs(temp, version)]
+        lines += [f"flush {temp}", *(f"add {temp} {entry} -exist" for entry in entries)]
+        lines += [f"swap {temp} {name}", f"destroy {temp}"]
+        _restore(lines)
+
+    def pair_sets(self) -> set[str]:
+        """The names of every set of pairs of this driver's tag."""
+        names = set()
+        for name in _run(["list", "-n"]).split():
+            if name.startswith(self._tag) and name[3:4] in ("p", "q"):
+                names.add(name)
+        return names
+
+    def remove_sets(self, names: Iterable[str]) -> None:
+        """Destroy the sets ``names``, except those a filter of a running guest still names
+        (and those already gone)."""
+        for name in sorted(names):
+            _run(["destroy", name], tolerate=("does not exist", "in use"))
+
     def remove(self, group_id: str) -> None:
         """Destroy the group's sets. One that a filter still names (its rules are being
         changed) cannot go: it is emptied instead, and a later call removes it."""
@@ -106,20 +144,31 @@ class PeerSets:
                 addresses.append(words[2])
         return [GroupPeers(id=gid, addresses=tuple(sorted(a))) for gid, a in found.items()]
 
-    def _name(self, group_id: str, letter: str) -> str:
+    def addresses(self, group_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """The addresses the groups' sets hold, sorted (none for a group without sets)."""
+        return {
+            group_id: tuple(
+                sorted(
+                    address
+                    for version in _FAMILIES
+                    for address in _entries(self.set_name(group_id, version))
+                )
+            )
+            for group_id in sorted(set(group_ids))
+        }
+
+    def _name(self, object_id: str, letter: str) -> str:
         try:
-            raw = uuid.UUID(group_id).bytes
+            raw = uuid.UUID(object_id).bytes
         except ValueError as exc:
-            raise DriverError(
-                f"security group id {group_id!r} is not a UUID", code="invalid_id"
-            ) from exc
+            raise DriverError(f"id {object_id!r} is not a UUID", code="invalid_id") from exc
         encoded = base64.b32encode(raw).decode().rstrip("=").lower()
         return f"{self._tag}{letter}{encoded}"
 
     def group_of(self, set_name: str) -> str | None:
         """The group of one of this driver's (non-temporary) sets; None for any other set."""
         tag, letter, encoded = set_name[:3], set_name[3:4], set_name[4:]
-        if tag != self._tag or letter not in _VERSION_OF_LETTER or len(encoded) != _GROUP_CHARS:
+        if tag != self._tag or letter not in _VERSION_OF_LETTER or len(encoded) != _ID_CHARS:
             return None
         try:
             raw = base64.b32decode(encoded.upper() + "======")
@@ -130,6 +179,17 @@ class PeerSets:
     @staticmethod
     def _create(name: str, version: int) -> str:
         return f"create {name} hash:ip family {_FAMILIES[version][2]} -exist"
+
+    @staticmethod
+    def _create_pairs(name: str, version: int) -> str:
+        family = _FAMILIES[version][2]
+        return f"create {name} hash:ip,port family {family} maxelem {_MOST_PAIRS} -exist"
+
+
+def _entries(name: str) -> list[str]:
+    """What set ``name`` holds; nothing when it does not exist."""
+    saved = _run(["save", name], tolerate=("does not exist",))
+    return [line.split()[2] for line in saved.splitlines() if line.startswith(f"add {name} ")]
 
 
 def _restore(lines: Sequence[str]) -> None:
