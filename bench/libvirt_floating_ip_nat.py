@@ -22,7 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.harness.report import exit_cleanly_on_sigterm, percentile, print_header
+from bench.harness.report import (
+    exit_cleanly_on_sigterm,
+    p50_p99_ms,
+    percentile,
+    print_header,
+)
 
 from cloudplane.drivers.libvirt.driver import LibvirtDriver
 from cloudplane.drivers.libvirt.floating_ip_nat import FloatingIpNat
@@ -127,12 +132,6 @@ def listing_seconds(nat: FloatingIpNat) -> list[float]:
     return seconds
 
 
-def _ms(values: list[float]) -> str:
-    return (
-        f"p50 {percentile(values, 0.5) * 1000:.1f} ms, p99 {percentile(values, 0.99) * 1000:.1f} ms"
-    )
-
-
 def main() -> int:
     exit_cleanly_on_sigterm()
     prefix = f"cpbench-{secrets.token_hex(3)}-"
@@ -152,16 +151,16 @@ def main() -> int:
         finally:
             nat.remove()
     add, delete = bare_iptables(f"CPBENCH-{secrets.token_hex(3).upper()}")
-    print(f"driver associate: {_ms(associate)}")
-    print(f"driver disassociate: {_ms(disassociate)}")
-    print(f"bare iptables, add the 3 rules: {_ms(add)}")
-    print(f"bare iptables, delete the 3 rules: {_ms(delete)}")
+    print(f"driver associate: {p50_p99_ms(associate)}")
+    print(f"driver disassociate: {p50_p99_ms(disassociate)}")
+    print(f"bare iptables, add the 3 rules: {p50_p99_ms(add)}")
+    print(f"bare iptables, delete the 3 rules: {p50_p99_ms(delete)}")
     for ours, bare, name in (
         (associate, add, "associate vs bare add"),
         (disassociate, delete, "disassociate vs bare delete"),
     ):
         print(f"{name} at p50: {percentile(ours, 0.5) / percentile(bare, 0.5):.1f}x")
-    print(f"listing the mappings (added to each port delete): {_ms(listing)}")
+    print(f"listing the mappings (added to each port delete): {p50_p99_ms(listing)}")
     return 0
 
 

@@ -26,7 +26,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import libvirt
-from bench.harness.report import exit_cleanly_on_sigterm, percentile, print_header
+from bench.harness.report import (
+    exit_cleanly_on_sigterm,
+    p50_p99_ms,
+    percentile,
+    print_header,
+)
 
 from cloudplane.drivers.libvirt.driver import LibvirtDriver
 from cloudplane.drivers.libvirt.options import LibvirtOptions
@@ -137,12 +142,6 @@ async def run(options: LibvirtOptions, links: list[str]) -> Timings:
         await driver.close()
 
 
-def _ms(values: list[float]) -> str:
-    return (
-        f"p50 {percentile(values, 0.5) * 1000:.1f} ms, p99 {percentile(values, 0.99) * 1000:.1f} ms"
-    )
-
-
 def main() -> int:
     exit_cleanly_on_sigterm()
     prefix = f"cpbench-{secrets.token_hex(3)}-"
@@ -165,8 +164,8 @@ def main() -> int:
             for link in links:
                 subprocess.run(["ip", "link", "delete", link], capture_output=True, check=False)
     for kind, seconds in timings.changes.items():
-        print(f"rule for {kind}: {_ms(seconds)}")
-    print(f"rule for any tcp port, members unchanged: {_ms(timings.unchanged)}")
+        print(f"rule for {kind}: {p50_p99_ms(seconds)}")
+    print(f"rule for any tcp port, members unchanged: {p50_p99_ms(timings.unchanged)}")
     base = percentile(timings.changes["any protocol"], 0.5)
     for kind in KINDS[1:]:
         ratio = percentile(timings.changes[kind], 0.5) / base

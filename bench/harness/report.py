@@ -57,3 +57,9 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     ordered = sorted(values)
     rank = max(1, math.ceil(fraction * len(ordered)))
     return ordered[rank - 1]
+
+
+def p50_p99_ms(seconds: Sequence[float]) -> str:
+    """``seconds``' median and 99th percentile, in milliseconds, as a figure line says them."""
+    p50, p99 = (percentile(seconds, fraction) * 1000 for fraction in (0.5, 0.99))
+    return f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"
