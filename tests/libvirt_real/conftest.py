@@ -110,3 +110,13 @@ def namespaces() -> Iterator[list[Namespace]]:
     yield made
     for namespace in made:
         remove(namespace)
+
+
+@pytest.fixture
+def bindings(host: libvirt.virConnect) -> Iterator[list[str]]:
+    """Links a traffic test binds port filters to (``namespaces.bind_filter``); the bindings
+    go before the filters can."""
+    bound: list[str] = []
+    yield bound
+    for link in bound:
+        host.nwfilterBindingLookupByPortDev(link).delete()

@@ -14,8 +14,11 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+import libvirt
 
 SERVICE_PORT = 8047
 _CONNECT_TIMEOUT_S = 3.0
@@ -124,3 +127,25 @@ def serve_once(
     assert server.stdout is not None
     assert server.stdout.readline().strip() == "listening"
     return server
+
+
+def connects(server: Namespace, address: str, client: Namespace, port: int = SERVICE_PORT) -> bool:
+    """Whether a connection from ``client`` to ``address`` in ``server`` passes."""
+    listening = serve_once(server, address, port)
+    try:
+        heard = ask(client, address, port)
+    finally:
+        listening.kill()
+        listening.wait()
+    return not heard.startswith("error")
+
+
+def bind_filter(host: libvirt.virConnect, link: str, mac: str, filter_name: str) -> None:
+    """Apply the nwfilter ``filter_name`` to the host's ``link`` as libvirt applies a port's
+    filter to a guest's tap device (``$MAC`` is ``mac``); the ``bindings`` fixture removes it."""
+    host.nwfilterBindingCreateXML(
+        f"<filterbinding><owner><name>{link}</name><uuid>{uuid.uuid4()}</uuid></owner>"
+        f"<portdev name='{link}'/><mac address='{mac}'/>"
+        f"<filterref filter='{filter_name}'/></filterbinding>",
+        0,
+    )

@@ -8,8 +8,6 @@ bound to the guest namespace's link as libvirt binds it to a guest's tap device.
 from __future__ import annotations
 
 import subprocess
-import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 
 import libvirt
@@ -26,38 +24,15 @@ from cloudplane.drivers.network_contract import (
     SecurityRuleSpec,
 )
 from tests.contract.test_network_driver_contract import network_spec, new_id, port_spec
-from tests.libvirt_real.namespaces import SERVICE_PORT, Namespace, ask, plugged_into, serve_once
+from tests.libvirt_real.namespaces import (
+    SERVICE_PORT,
+    Namespace,
+    bind_filter,
+    connects,
+    plugged_into,
+)
 
 GUEST_IP, MEMBER_IP, STRANGER_IP = "10.48.0.10", "10.48.0.11", "10.48.0.12"
-
-
-@pytest.fixture
-def bindings(host: libvirt.virConnect) -> Iterator[list[str]]:
-    """Links the test binds port filters to; the bindings go before the filters can."""
-    bound: list[str] = []
-    yield bound
-    for link in bound:
-        host.nwfilterBindingLookupByPortDev(link).delete()
-
-
-def bind_filter(host: libvirt.virConnect, link: str, mac: str, filter_name: str) -> None:
-    host.nwfilterBindingCreateXML(
-        f"<filterbinding><owner><name>{link}</name><uuid>{uuid.uuid4()}</uuid></owner>"
-        f"<portdev name='{link}'/><mac address='{mac}'/>"
-        f"<filterref filter='{filter_name}'/></filterbinding>",
-        0,
-    )
-
-
-def answers(guest: Namespace, client: Namespace, port: int = SERVICE_PORT) -> bool:
-    """Whether a connection from ``client`` to the guest passes (and comes from its address)."""
-    server = serve_once(guest, GUEST_IP, port)
-    try:
-        heard = ask(client, GUEST_IP, port)
-    finally:
-        server.kill()
-        server.wait()
-    return not heard.startswith("error")
 
 
 @pytest.mark.parametrize(
@@ -87,19 +62,19 @@ async def test_a_rule_with_a_protocol_admits_exactly_the_groups_members_as_they_
     member, _ = plugged_into(namespaces, "m", bridge, f"{MEMBER_IP}/24")
     stranger, _ = plugged_into(namespaces, "s", bridge, f"{STRANGER_IP}/24")
 
-    assert answers(guest, member)
-    assert not answers(guest, stranger)
+    assert connects(guest, GUEST_IP, member)
+    assert not connects(guest, GUEST_IP, stranger)
     # Another port: only a rule for any port admits it.
-    assert answers(guest, member, SERVICE_PORT + 1) is (ports is None)
+    assert connects(guest, GUEST_IP, member, SERVICE_PORT + 1) is (ports is None)
 
     await driver.set_group_peers(GroupPeers(group_id, (GUEST_IP, STRANGER_IP)))
 
-    assert answers(guest, stranger)
-    assert not answers(guest, member)
+    assert connects(guest, GUEST_IP, stranger)
+    assert not connects(guest, GUEST_IP, member)
 
     await driver.delete_group_peers(group_id)
 
-    assert not answers(guest, stranger)
+    assert not connects(guest, GUEST_IP, stranger)
 
 
 def tcp_from_group(group_id: str, ports: tuple[int, int] | None) -> SecurityRuleSpec:

@@ -25,6 +25,8 @@ from cloudplane.drivers.network_contract import (
     SecurityRuleSpec,
 )
 
+_LAYER_2 = ("mac", "arp")
+"""libvirt's elements for ebtables rules; the others' are iptables and ip6tables rules."""
 _V4, _V6 = "10.0.0.5", "2001:db8::5"
 """The port's address, where the filter is for an IPv4 or an IPv6 port."""
 
@@ -97,7 +99,8 @@ def test_what_the_address_needs_comes_first_and_all_else_is_dropped_last() -> No
     matches = _matches(port_filter_xml("f", [_rule(protocol=RuleProtocol.ANY)], address=_V4))
 
     first = [m for m in matches if m.priority == "-500"]
-    assert matches[: len(first)] == first
+    layer_3 = [m for m in matches if m.element not in _LAYER_2]
+    assert layer_3[: len(first)] == first
     dhcp = {(m.action, m.direction, m.element, m.attributes["srcportstart"]) for m in first}
     assert dhcp == {("accept", "out", "udp", "68"), ("accept", "in", "udp", "67")}
     assert [(m.action, m.direction, m.priority, m.element) for m in matches[-2:]] == [
@@ -295,7 +298,34 @@ def test_a_filter_without_rules_reads_back_empty_and_admits_only_addressing() ->
 
     assert rules_of_filter(written) == ()
     assert _accepting(written) == []
-    assert {m.action for m in _matches(written) if m.priority != "-500"} == {"drop"}
+    beyond_addressing = [m for m in _matches(written) if m.priority != "-500"]
+    # The one "return" lets an ARP probe skip the drop of ARP for other addresses.
+    assert {m.action for m in beyond_addressing if m.element != "arp"} == {"drop"}
+
+
+def test_the_guests_frames_from_another_mac_and_arp_for_another_address_are_dropped() -> None:
+    not_its_mac = [
+        Match("drop", "out", "-700", "mac", {"match": "no", "srcmacaddr": "$MAC"}),
+        Match("drop", "out", "-700", "arp", {"match": "no", "arpsrcmacaddr": "$MAC"}),
+    ]
+    v4 = [m for m in _matches(port_filter_xml("f", [], address=_V4)) if m.element in _LAYER_2]
+    v6 = [m for m in _matches(port_filter_xml("f", [], address=_V6)) if m.element in _LAYER_2]
+
+    assert v4 == [
+        *not_its_mac,
+        Match("return", "out", "-650", "arp", {"arpsrcipaddr": "0.0.0.0"}),
+        Match("drop", "out", "-600", "arp", {"match": "no", "arpsrcipaddr": _V4}),
+    ]
+    assert v6 == not_its_mac  # an IPv6 port has no IPv4 address to keep to
+
+
+def test_a_filter_without_the_mac_drop_is_one_to_bring_up_to_date() -> None:
+    root = ET.fromstring(port_filter_xml("f", [], address=_V4))
+    for rule in root.findall("rule"):
+        if rule.get("priority") == "-700":
+            root.remove(rule)
+
+    assert not drops_spoofed_traffic(ET.tostring(root, encoding="unicode"))
 
 
 def test_the_guests_traffic_from_another_address_of_its_version_is_dropped() -> None:
@@ -307,6 +337,6 @@ def test_the_guests_traffic_from_another_address_of_its_version_is_dropped() -> 
         assert spoofed == Match(
             "drop", "out", "-400", element, {"match": "no", "srcipaddr": address}
         )
-        priorities = [int(m.priority) for m in matches]
+        priorities = [int(m.priority) for m in matches if m.element not in _LAYER_2]
         assert priorities == sorted(priorities)  # after what the address needs, before rules
         assert drops_spoofed_traffic(written)

@@ -1,9 +1,13 @@
 """A port's security rules as a libvirt network filter (nwfilter), and back.
 
-The server's interface refers to the filter, and libvirt turns it into iptables and ip6tables
-rules on the host for that interface, stateful as a security group is: a connection that a rule
-admits is answered without a rule of its own. A filter holds, in this order:
+The server's interface refers to the filter, and libvirt turns it into ebtables, iptables and
+ip6tables rules on the host for that interface, stateful as a security group is: a connection
+that a rule admits is answered without a rule of its own. A filter holds, in this order:
 
+0. at layer 2 (ebtables), a drop of the guest's frames from another MAC than its interface's
+   (libvirt's ``$MAC``) and of its ARP naming another MAC or, on an IPv4 port, another
+   address than the port's (an ARP probe, from 0.0.0.0, passes), so a guest can neither take
+   over another's MAC nor draw its neighbours' traffic for another address;
 1. what the port's address needs, whatever the rules say: DHCP for IPv4, DHCPv6 and neighbour
    discovery for IPv6 (Neutron admits them too: without them a guest has no address);
 2. a drop of the guest's traffic of the port's IP version whose source is not the port's
@@ -73,6 +77,7 @@ _ADDRESSING = {
 }
 """What a port of each IP version always needs. Only its own version's rules are written: each
 rule costs libvirt iptables commands at every start of the guest."""
+_NOT_ITS_MAC, _ARP_PROBE, _NOT_ITS_ARP = "-700", "-650", "-600"
 _FIRST, _NOT_ITS_ADDRESS, _RULES, _LAST = "-500", "-400", "0", "1000"
 _ANY_OF_VERSION = {4: "all", 6: "all-ipv6"}
 
@@ -128,6 +133,14 @@ def port_filter_xml(
     root = ET.Element("filter", name=name, chain="root")
     if uuid is not None:
         ET.SubElement(root, "uuid").text = uuid
+    _add_rule(root, "drop", "out", _NOT_ITS_MAC, "mac", {"match": "no", "srcmacaddr": "$MAC"})
+    _add_rule(root, "drop", "out", _NOT_ITS_MAC, "arp", {"match": "no", "arpsrcmacaddr": "$MAC"})
+    if version == 4:
+        # "return" ends the guest's layer 2 chain: the probe skips the drop after it.
+        _add_rule(root, "return", "out", _ARP_PROBE, "arp", {"arpsrcipaddr": "0.0.0.0"})
+        _add_rule(
+            root, "drop", "out", _NOT_ITS_ARP, "arp", {"match": "no", "arpsrcipaddr": address}
+        )
     for direction, element, attributes in _ADDRESSING[version]:
         _add_rule(root, "accept", direction, _FIRST, element, attributes)
     _add_rule(
@@ -158,12 +171,14 @@ def rules_of_filter(filter_xml: str) -> tuple[SecurityRuleSpec, ...]:
 
 
 def drops_spoofed_traffic(filter_xml: str) -> bool:
-    """Whether a filter drops the guest's traffic from other addresses (filters written by
-    older versions of cloudplane do not)."""
-    return any(
-        rule.get("action") == "drop" and rule.get("priority") == _NOT_ITS_ADDRESS
+    """Whether a filter drops the guest's traffic from other addresses and other MACs
+    (filters written by older versions of cloudplane do not)."""
+    drops = {
+        rule.get("priority")
         for rule in ET.fromstring(filter_xml).iterfind("rule")
-    )
+        if rule.get("action") == "drop"
+    }
+    return {_NOT_ITS_MAC, _NOT_ITS_ADDRESS} <= drops
 
 
 def groups_named(rules: Sequence[SecurityRuleSpec]) -> set[str]:
