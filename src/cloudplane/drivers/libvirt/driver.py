@@ -70,7 +70,7 @@ class LibvirtDriver(
                 capabilities.add(Capability.VOLUME_DATA)
             if options.is_local and ipset_usable():
                 # The sets live in this machine's kernel, so only a local host can use them.
-                # Rules with a protocol list the members instead (network.py).
+                # Rules with a protocol match sets of pairs or list the members (group_peers).
                 self._peer_sets = PeerSets(options.name_prefix)
                 capabilities |= {Capability.GROUP_PEERS, Capability.GROUP_PEERS_WITH_PROTOCOL}
             if options.is_local and iptables_usable():

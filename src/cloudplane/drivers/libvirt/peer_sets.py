@@ -19,7 +19,8 @@ A rule with a protocol and a port range has a set of its own (``filter_xml``), o
 protocol:port) pairs: ``<tag><p or q><rule>``, ``p`` for IPv4 and ``q`` for IPv6, filled and
 swapped in the same way (temporary letters ``r`` and ``s``).
 
-Blocking: each call runs the ``ipset`` command once. Call from a worker thread, as root.
+Blocking: each call runs the ``ipset`` command once, or once per set it reads or destroys.
+Call from a worker thread, as root.
 """
 
 from __future__ import annotations
@@ -106,16 +107,8 @@ class PeerSets:
         lines += [f"swap {temp} {name}", f"destroy {temp}"]
         _restore(lines)
 
-    def pair_sets(self) -> set[str]:
-        """The names of every set of pairs of this driver's tag."""
-        names = set()
-        for name in _run(["list", "-n"]).split():
-            if name.startswith(self._tag) and name[3:4] in ("p", "q"):
-                names.add(name)
-        return names
-
     def remove_sets(self, names: Iterable[str]) -> None:
-        """Destroy the sets ``names``, except those a filter of a running guest still names
+        """Destroy the sets ``names``, except those a running guest's firewall still uses
         (and those already gone)."""
         for name in sorted(names):
             _run(["destroy", name], tolerate=("does not exist", "in use"))
