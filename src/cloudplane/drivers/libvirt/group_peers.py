@@ -130,12 +130,16 @@ class LibvirtGroupPeers(LibvirtParts, NetworkDriver):
         return members
 
     def _retire_pair_sets(
-        self, connection: libvirt.virConnect, former_rules: Sequence[SecurityRuleSpec]
+        self,
+        connection: libvirt.virConnect,
+        former_rules: Sequence[SecurityRuleSpec],
+        rules: Sequence[SecurityRuleSpec] = (),
     ) -> None:
         """Destroy the sets of pairs of ``former_rules`` (a filter's rules before it changed
-        or went) that no port filter names any more."""
+        to ``rules``, or went) that no port filter names any more. Looks at the other filters
+        only when the filter dropped a set."""
         peer_sets = self._peer_sets
-        former = self._pair_set_names(former_rules)
+        former = self._pair_set_names(former_rules) - self._pair_set_names(rules)
         if peer_sets is None or not former:
             return
         for port_filter in connection.listAllNWFilters(0):

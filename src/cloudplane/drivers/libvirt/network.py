@@ -285,7 +285,7 @@ class LibvirtNetwork(LibvirtParts, NetworkDriver):
         former_rules = rules_of_filter(existing.XMLDesc(0)) if existing is not None else ()
         members = self._ready_sets(rules)
         connection.nwfilterDefineXML(self._filter_xml(port_id, ip, rules, uuid, members))
-        self._retire_pair_sets(connection, former_rules)
+        self._retire_pair_sets(connection, former_rules, rules)
 
     def _filter_xml(
         self,

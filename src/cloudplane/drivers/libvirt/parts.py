@@ -99,6 +99,10 @@ class LibvirtParts(abc.ABC):
 
     @abc.abstractmethod
     def _retire_pair_sets(
-        self, connection: libvirt.virConnect, former_rules: Sequence[SecurityRuleSpec]
+        self,
+        connection: libvirt.virConnect,
+        former_rules: Sequence[SecurityRuleSpec],
+        rules: Sequence[SecurityRuleSpec] = (),
     ) -> None:
-        """Destroy the sets of pairs of ``former_rules`` that no port filter names any more."""
+        """Destroy the sets of pairs of ``former_rules`` (a filter's rules before it changed
+        to ``rules``, or went) that no port filter names any more."""
