@@ -33,13 +33,13 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import shlex
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from cloudplane.drivers.errors import DriverError
 from cloudplane.drivers.libvirt.host_commands import (
+    checked_uuid,
     command_usable,
     firewall_tag,
     run_host_command,
@@ -159,7 +159,9 @@ class FloatingIpNat:
         forward = [f":{self.forward_chain} - [0:0]"]
         for mapping in mappings:
             floating, fixed = mapping.ip + suffix, mapping.fixed_ip + suffix
-            comment = f'"floating-ip {_uuid(mapping.id)} port {_uuid(mapping.port_id)}"'
+            # Checked to be UUIDs: they go into the comment between double quotes.
+            ids = checked_uuid(mapping.id), checked_uuid(mapping.port_id)
+            comment = f'"floating-ip {ids[0]} port {ids[1]}"'
             nat += [
                 f"-A {self.dnat_chain} -d {floating} -m comment --comment {comment} "
                 f"-j DNAT --to-destination {mapping.fixed_ip}",
@@ -195,15 +197,6 @@ class FloatingIpNat:
             fixed_ip=fixed,
             backend_id=nat_backend_id(floating),
         )
-
-
-def _uuid(identifier: str) -> str:
-    """``identifier``, checked to be a UUID (cloudplane's ids are): it goes into a rule's
-    comment, between double quotes."""
-    try:
-        return str(uuid.UUID(identifier))
-    except ValueError as exc:
-        raise DriverError(f"id {identifier!r} is not a UUID", code="invalid_id") from exc
 
 
 def nat_backend_id(floating_ip: str) -> str:

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import shutil
 import subprocess
+import uuid
 from collections.abc import Sequence
 
 from cloudplane.drivers.errors import DriverError
@@ -22,6 +23,15 @@ def firewall_tag(name_prefix: str) -> str:
     whose names are short (31 characters for an ipset, 28 for an iptables chain)."""
     digest = hashlib.sha256(name_prefix.encode()).digest()
     return base64.b32encode(digest).decode().lower()[:3]
+
+
+def checked_uuid(identifier: str) -> uuid.UUID:
+    """``identifier`` as a UUID (cloudplane's ids are), for a firewall object's name or
+    comment; anything else is a ``DriverError``."""
+    try:
+        return uuid.UUID(identifier)
+    except ValueError as exc:
+        raise DriverError(f"id {identifier!r} is not a UUID", code="invalid_id") from exc
 
 
 def command_usable(tool: str, *probe: str) -> bool:

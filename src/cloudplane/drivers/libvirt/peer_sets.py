@@ -31,8 +31,8 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from cloudplane.drivers.errors import DriverError
 from cloudplane.drivers.libvirt.host_commands import (
+    checked_uuid,
     command_usable,
     firewall_tag,
     run_host_command,
@@ -151,10 +151,7 @@ class PeerSets:
         }
 
     def _name(self, object_id: str, letter: str) -> str:
-        try:
-            raw = uuid.UUID(object_id).bytes
-        except ValueError as exc:
-            raise DriverError(f"id {object_id!r} is not a UUID", code="invalid_id") from exc
+        raw = checked_uuid(object_id).bytes
         encoded = base64.b32encode(raw).decode().rstrip("=").lower()
         return f"{self._tag}{letter}{encoded}"
 
