@@ -45,6 +45,7 @@ which no peer has, so it admits nobody.
 
 from __future__ import annotations
 
+import enum
 import ipaddress
 import json
 import xml.etree.ElementTree as ET
@@ -181,33 +182,57 @@ def drops_spoofed_traffic(filter_xml: str) -> bool:
     return {_NOT_ITS_MAC, _NOT_ITS_ADDRESS} <= drops
 
 
+class _GroupMatch(enum.Enum):
+    """How a rule whose peer is a security group matches the group's members (see the module
+    docstring), where groups' peers are kept."""
+
+    GROUP_SET = "the group's set of addresses"
+    PAIR_SET = "the rule's set of (member, port) pairs"
+    LISTED = "the members, listed in the filter"
+
+
+def _group_match(rule: SecurityRuleSpec) -> _GroupMatch | None:
+    """How ``rule`` matches its group's members; None when its peer is not a group."""
+    if rule.remote_group_id is None:
+        return None
+    if rule.protocol is RuleProtocol.ANY:
+        return _GroupMatch.GROUP_SET
+    if (
+        rule.protocol in (RuleProtocol.TCP, RuleProtocol.UDP)
+        and rule.port_min is not None
+        and rule.port_max is not None
+        and rule.port_max - rule.port_min < MOST_PAIRED_PORTS
+    ):
+        return _GroupMatch.PAIR_SET
+    return _GroupMatch.LISTED
+
+
+def _matching(
+    rules: Sequence[SecurityRuleSpec], how: _GroupMatch
+) -> list[tuple[SecurityRuleSpec, str]]:
+    """The rules of ``rules`` that match their group's members ``how``, each with its group."""
+    return [
+        (rule, rule.remote_group_id)
+        for rule in rules
+        if rule.remote_group_id is not None and _group_match(rule) is how
+    ]
+
+
 def groups_named(rules: Sequence[SecurityRuleSpec]) -> set[str]:
     """The security groups whose ipsets a filter of ``rules`` names (where they are kept)."""
-    return {
-        rule.remote_group_id
-        for rule in rules
-        if rule.remote_group_id is not None and rule.protocol is RuleProtocol.ANY
-    }
+    return {group_id for _rule, group_id in _matching(rules, _GroupMatch.GROUP_SET)}
 
 
 def paired_rules(rules: Sequence[SecurityRuleSpec]) -> list[tuple[SecurityRuleSpec, str]]:
     """The rules of ``rules`` that match a set of (member, port) pairs of their own (where
     groups' peers are kept), each with its group: ``pair_set_entries`` gives the entries."""
-    return [
-        (rule, rule.remote_group_id) for rule in rules if rule.remote_group_id and _is_paired(rule)
-    ]
+    return _matching(rules, _GroupMatch.PAIR_SET)
 
 
 def groups_listed(rules: Sequence[SecurityRuleSpec]) -> set[str]:
     """The security groups whose members a filter of ``rules`` lists (where they are kept):
     those named by rules with a protocol that no set of pairs can match."""
-    return {
-        rule.remote_group_id
-        for rule in rules
-        if rule.remote_group_id is not None
-        and rule.protocol is not RuleProtocol.ANY
-        and not _is_paired(rule)
-    }
+    return {group_id for _rule, group_id in _matching(rules, _GroupMatch.LISTED)}
 
 
 def rule_version(rule: SecurityRuleSpec) -> int:
@@ -222,16 +247,6 @@ def pair_set_entries(rule: SecurityRuleSpec, addresses: Sequence[str]) -> list[s
     version = _VERSIONS[rule.ethertype]
     ports = f"{rule.protocol.value}:{rule.port_min}-{rule.port_max}"
     return [f"{address},{ports}" for address in _of_version(addresses, version)]
-
-
-def _is_paired(rule: SecurityRuleSpec) -> bool:
-    return (
-        rule.remote_group_id is not None
-        and rule.protocol in (RuleProtocol.TCP, RuleProtocol.UDP)
-        and rule.port_min is not None
-        and rule.port_max is not None
-        and rule.port_max - rule.port_min < MOST_PAIRED_PORTS
-    )
 
 
 def _of_version(addresses: Sequence[str], version: int) -> list[str]:
@@ -276,15 +291,15 @@ def _accepting(
     if rule.port_min is not None and rule.port_max is not None:
         common["dstportstart"] = str(rule.port_min)
         common["dstportend"] = str(rule.port_max)
-    group_id = rule.remote_group_id
+    group_id, how = rule.remote_group_id, _group_match(rule)
     listed: list[_Rule] = []
     if group_id is None:
         peer = _peer_match(side, rule.remote_cidr)
     elif peer_sets is None:
         peer = _peer_match(side, _NOBODY[rule.ethertype])
-    elif rule.protocol is RuleProtocol.ANY:
+    elif how is _GroupMatch.GROUP_SET:
         peer = {"ipset": peer_sets.set_name(group_id, version), "ipsetflags": side}
-    elif _is_paired(rule):
+    elif how is _GroupMatch.PAIR_SET:
         # The set's entries hold the protocol and the port, so the rule is libvirt's "all".
         element, common = _ANY_OF_VERSION[version], {}
         peer = {"ipset": peer_sets.pair_set_name(rule.id, version), "ipsetflags": f"{side},dst"}
