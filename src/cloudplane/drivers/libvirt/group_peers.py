@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import NamedTuple
 
 import libvirt
 
@@ -26,21 +25,11 @@ from cloudplane.drivers.libvirt.filter_xml import (
     pair_set_entries,
     paired_rules,
     rule_version,
-    rules_of_filter,
     same_rules,
 )
 from cloudplane.drivers.libvirt.parts import LibvirtParts
 from cloudplane.drivers.libvirt.peer_sets import PeerSets
 from cloudplane.drivers.network_contract import GroupPeers, NetworkDriver, SecurityRuleSpec
-
-
-class _ListingFilter(NamedTuple):
-    """A port filter that lists a group's members, as found."""
-
-    port_id: str
-    port_filter: libvirt.virNWFilter
-    definition: str
-    rules: tuple[SecurityRuleSpec, ...]
 
 
 class LibvirtGroupPeers(LibvirtParts, NetworkDriver):
@@ -84,34 +73,36 @@ class LibvirtGroupPeers(LibvirtParts, NetworkDriver):
         """Make the sets of pairs of the rules naming the group, and the port filters that
         list its members, hold ``peers.addresses``. A filter is written again only when its
         rules change, sparing its guest a rebuild of its firewall."""
-        paired: dict[str, SecurityRuleSpec] = {}
-        listing_filters: list[_ListingFilter] = []
-        for port_filter in connection.listAllNWFilters(0):
-            port_id = self._options.port_id_of_filter(port_filter.name())
-            if port_id is None:
-                continue
-            definition = port_filter.XMLDesc(0)
-            rules = rules_of_filter(definition)
-            paired.update({r.id: r for r, group in paired_rules(rules) if group == peers.id})
-            if peers.id in groups_listed(rules):
-                listing_filters.append(_ListingFilter(port_id, port_filter, definition, rules))
+        rules_of_ports = self._all_rules(connection)
+        paired = {
+            rule.id: rule
+            for rules in rules_of_ports.values()
+            for rule, group_id in paired_rules(rules)
+            if group_id == peers.id
+        }
         for rule in paired.values():
             peer_sets.replace_pairs(
                 rule.id, rule_version(rule), pair_set_entries(rule, peers.addresses)
             )
-        if not listing_filters:
+        listing = {
+            port_id: rules
+            for port_id, rules in rules_of_ports.items()
+            if peers.id in groups_listed(rules)
+        }
+        if not listing:
             return
-        others = set().union(*(groups_listed(found.rules) for found in listing_filters))
+        others = set().union(*(groups_listed(rules) for rules in listing.values()))
         others.discard(peers.id)
         members = {**peer_sets.addresses(others), peers.id: peers.addresses}
         port_addresses = {h.port_id: h.ip for _net, h in self._all_ports(connection)}
-        for port_id, port_filter, definition, rules in listing_filters:
-            if port_id not in port_addresses:
+        for port_id, rules in listing.items():
+            port_filter = self._find_filter(connection, port_id)
+            if port_filter is None or port_id not in port_addresses:
                 continue  # a port half deleted: its delete removes the filter
             rewritten = self._filter_xml(
                 port_id, port_addresses[port_id], rules, port_filter.UUIDString(), members
             )
-            if not same_rules(definition, rewritten):
+            if not same_rules(port_filter.XMLDesc(0), rewritten):
                 connection.nwfilterDefineXML(rewritten)
 
     def _ready_sets(self, rules: Sequence[SecurityRuleSpec]) -> dict[str, tuple[str, ...]]:
@@ -142,9 +133,8 @@ class LibvirtGroupPeers(LibvirtParts, NetworkDriver):
         former = self._pair_set_names(former_rules) - self._pair_set_names(rules)
         if peer_sets is None or not former:
             return
-        for port_filter in connection.listAllNWFilters(0):
-            if self._options.port_id_of_filter(port_filter.name()) is not None:
-                former -= self._pair_set_names(rules_of_filter(port_filter.XMLDesc(0)))
+        for rules_of_port in self._all_rules(connection).values():
+            former -= self._pair_set_names(rules_of_port)
         peer_sets.remove_sets(former)
 
     def _pair_set_names(self, rules: Sequence[SecurityRuleSpec]) -> set[str]:

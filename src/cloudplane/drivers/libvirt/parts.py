@@ -81,6 +81,16 @@ class LibvirtParts(abc.ABC):
         """Every port of cloudplane's networks, with its network's id."""
 
     @abc.abstractmethod
+    def _all_rules(self, connection: libvirt.virConnect) -> dict[str, tuple[SecurityRuleSpec, ...]]:
+        """The rules of every port filter of this driver, by port id."""
+
+    @abc.abstractmethod
+    def _find_filter(
+        self, connection: libvirt.virConnect, port_id: str
+    ) -> libvirt.virNWFilter | None:
+        """The port's filter; None when it has none (or ports are not filtered here)."""
+
+    @abc.abstractmethod
     def _filter_xml(
         self,
         port_id: str,
